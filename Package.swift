@@ -1,0 +1,61 @@
+// swift-tools-version: 6.2
+// Byzantine fault-tolerant state-machine replication (PBFT, and a Zyzzyva-style fast path) for Linux.
+// Layers and their import rules: README.md, "Module map".
+import PackageDescription
+
+let package = Package(
+    name: "swift-bft",
+    products: [
+        .library(name: "BFTCore", targets: ["BFTCore"]),
+        .library(name: "BFTCrypto", targets: ["BFTCrypto"]),
+        .executable(name: "bftbench", targets: ["bftbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // System libraries. Named with a C prefix of their own so they cannot collide with the
+        // BoringSSL copies that SwiftNIO-SSL and swift-crypto vend.
+        .systemLibrary(
+            name: "CSodium",
+            path: "Sources/CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
+        // The protocol core: Swift standard library only, no I/O.
+        .target(name: "BFTCore"),
+        // The only Swift code that calls libsodium and libcrypto.
+        .target(name: "BFTCrypto", dependencies: ["BFTCore", "CSodium", "COpenSSL"]),
+
+        // Benchmarks. CBaseline times the C libraries called directly from C, so the Swift wrappers'
+        // overhead can be read off next to it.
+        .target(
+            name: "CBaseline",
+            path: "bench/CBaseline",
+            linkerSettings: [.linkedLibrary("sodium"), .linkedLibrary("crypto")]
+        ),
+        .executableTarget(
+            name: "bftbench",
+            dependencies: [
+                "BFTCore", "BFTCrypto", "CBaseline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "bench/bftbench"
+        ),
+
+        .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore"]),
+        .testTarget(name: "BFTCryptoTests", dependencies: ["BFTCrypto", "BFTCore"]),
+    ]
+)
+
+// Warnings are errors in this package's own Swift targets only, so a dependency's warning never breaks the build.
+for target in package.targets where target.type != .system && target.name != "CBaseline" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+}
