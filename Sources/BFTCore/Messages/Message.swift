@@ -1,0 +1,221 @@
+/// Every message of PBFT's signature variant (Castro & Liskov, OSDI 1999 and TOCS 2002). Each travels inside an
+/// `Envelope` whose sender and signature authenticate it; a field that would repeat the sender (PBFT's i in
+/// ⟨PREPARE, v, n, d, i⟩, c in ⟨REQUEST, o, t, c⟩) is the envelope's sender, so the two can never disagree.
+public enum Message: Hashable, Sendable {
+    case request(Request)
+    case prePrepare(PrePrepare)
+    case prepare(Prepare)
+    case commit(Commit)
+    case reply(Reply)
+    case checkpoint(Checkpoint)
+    case viewChange(ViewChange)
+    case newView(NewView)
+    case stateRequest(StateRequest)
+    case stateChunk(StateChunk)
+
+    public var kind: MessageKind {
+        switch self {
+        case .request: .request
+        case .prePrepare: .prePrepare
+        case .prepare: .prepare
+        case .commit: .commit
+        case .reply: .reply
+        case .checkpoint: .checkpoint
+        case .viewChange: .viewChange
+        case .newView: .newView
+        case .stateRequest: .stateRequest
+        case .stateChunk: .stateChunk
+        }
+    }
+}
+
+/// The wire tag of each message. Values are part of the format: never renumber, only add.
+public enum MessageKind: UInt8, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+    case request = 1
+    case prePrepare = 2
+    case prepare = 3
+    case commit = 4
+    case reply = 5
+    case checkpoint = 6
+    case viewChange = 7
+    case newView = 8
+    case stateRequest = 9
+    case stateChunk = 10
+
+    public var description: String {
+        switch self {
+        case .request: "request"
+        case .prePrepare: "pre-prepare"
+        case .prepare: "prepare"
+        case .commit: "commit"
+        case .reply: "reply"
+        case .checkpoint: "checkpoint"
+        case .viewChange: "view-change"
+        case .newView: "new-view"
+        case .stateRequest: "state-request"
+        case .stateChunk: "state-chunk"
+        }
+    }
+}
+
+/// ⟨REQUEST, o, t, c⟩σc (PBFT §4.1); c is the envelope's sender.
+public struct Request: Hashable, Sendable {
+    public var timestamp: Timestamp
+    /// The application's command, opaque to the protocol.
+    public var operation: [UInt8]
+    /// PBFT §5.1.3: a read-only request may be answered from current state without ordering.
+    public var readOnly: Bool
+
+    public init(timestamp: Timestamp, operation: [UInt8], readOnly: Bool = false) {
+        self.timestamp = timestamp
+        self.operation = operation
+        self.readOnly = readOnly
+    }
+}
+
+/// ⟨PRE-PREPARE, v, n, d⟩σp with the batch it orders (PBFT §4.2, batching §5.1.4). `digest` is the digest of
+/// the batch; a backup recomputes it. An empty batch is the null request a new primary uses to fill gaps (§4.4).
+public struct PrePrepare: Hashable, Sendable {
+    public var view: ViewNumber
+    public var sequence: SequenceNumber
+    public var digest: Digest
+    /// Client-signed request envelopes, each carrying a `.request`.
+    public var batch: [Envelope]
+
+    public init(view: ViewNumber, sequence: SequenceNumber, digest: Digest, batch: [Envelope]) {
+        self.view = view
+        self.sequence = sequence
+        self.digest = digest
+        self.batch = batch
+    }
+}
+
+/// ⟨PREPARE, v, n, d, i⟩σi (PBFT §4.2).
+public struct Prepare: Hashable, Sendable {
+    public var view: ViewNumber
+    public var sequence: SequenceNumber
+    public var digest: Digest
+
+    public init(view: ViewNumber, sequence: SequenceNumber, digest: Digest) {
+        self.view = view
+        self.sequence = sequence
+        self.digest = digest
+    }
+}
+
+/// ⟨COMMIT, v, n, d, i⟩σi (PBFT §4.2).
+public struct Commit: Hashable, Sendable {
+    public var view: ViewNumber
+    public var sequence: SequenceNumber
+    public var digest: Digest
+
+    public init(view: ViewNumber, sequence: SequenceNumber, digest: Digest) {
+        self.view = view
+        self.sequence = sequence
+        self.digest = digest
+    }
+}
+
+/// ⟨REPLY, v, t, c, i, r⟩σi (PBFT §4.1); c is the recipient and i the envelope's sender.
+public struct Reply: Hashable, Sendable {
+    public var view: ViewNumber
+    public var timestamp: Timestamp
+    public var result: [UInt8]
+
+    public init(view: ViewNumber, timestamp: Timestamp, result: [UInt8]) {
+        self.view = view
+        self.timestamp = timestamp
+        self.result = result
+    }
+}
+
+/// ⟨CHECKPOINT, n, d, i⟩σi (PBFT §4.3): d covers the application state and the reply table after executing n.
+public struct Checkpoint: Hashable, Sendable {
+    public var sequence: SequenceNumber
+    public var stateDigest: Digest
+
+    public init(sequence: SequenceNumber, stateDigest: Digest) {
+        self.sequence = sequence
+        self.stateDigest = stateDigest
+    }
+}
+
+/// A prepared certificate (PBFT §4.4, the set P): a pre-prepare and 2f matching prepares from distinct backups.
+public struct PreparedCertificate: Hashable, Sendable {
+    /// An envelope carrying a `.prePrepare`.
+    public var prePrepare: Envelope
+    /// Envelopes carrying `.prepare`s that match the pre-prepare.
+    public var prepares: [Envelope]
+
+    public init(prePrepare: Envelope, prepares: [Envelope]) {
+        self.prePrepare = prePrepare
+        self.prepares = prepares
+    }
+}
+
+/// ⟨VIEW-CHANGE, v+1, n, C, P, i⟩σi (PBFT §4.4).
+public struct ViewChange: Hashable, Sendable {
+    public var newView: ViewNumber
+    /// n: the sequence number of the sender's last stable checkpoint.
+    public var stableSequence: SequenceNumber
+    /// C: 2f+1 checkpoint envelopes proving that checkpoint stable (empty for the initial state, n = 0).
+    public var checkpointProof: [Envelope]
+    /// P: for every sequence number above n that prepared at the sender, its certificate from the highest view.
+    public var prepared: [PreparedCertificate]
+
+    public init(
+        newView: ViewNumber, stableSequence: SequenceNumber, checkpointProof: [Envelope],
+        prepared: [PreparedCertificate]
+    ) {
+        self.newView = newView
+        self.stableSequence = stableSequence
+        self.checkpointProof = checkpointProof
+        self.prepared = prepared
+    }
+}
+
+/// ⟨NEW-VIEW, v+1, V, O⟩σp (PBFT §4.4).
+public struct NewView: Hashable, Sendable {
+    public var view: ViewNumber
+    /// V: the 2f+1 view-change envelopes the new primary collected.
+    public var viewChanges: [Envelope]
+    /// O: the pre-prepares the new primary re-issues, recomputable from V by every backup.
+    public var prePrepares: [Envelope]
+
+    public init(view: ViewNumber, viewChanges: [Envelope], prePrepares: [Envelope]) {
+        self.view = view
+        self.viewChanges = viewChanges
+        self.prePrepares = prePrepares
+    }
+}
+
+/// Asks a replica for one chunk of the snapshot at a stable checkpoint (PBFT §5.3, simplified to flat chunks).
+public struct StateRequest: Hashable, Sendable {
+    public var sequence: SequenceNumber
+    public var stateDigest: Digest
+    public var chunkIndex: UInt32
+
+    public init(sequence: SequenceNumber, stateDigest: Digest, chunkIndex: UInt32) {
+        self.sequence = sequence
+        self.stateDigest = stateDigest
+        self.chunkIndex = chunkIndex
+    }
+}
+
+/// One chunk of a snapshot. The receiver verifies the whole snapshot against `stateDigest`, which 2f+1 checkpoint
+/// messages certified, before installing it.
+public struct StateChunk: Hashable, Sendable {
+    public var sequence: SequenceNumber
+    public var stateDigest: Digest
+    public var chunkIndex: UInt32
+    public var chunkCount: UInt32
+    public var data: [UInt8]
+
+    public init(sequence: SequenceNumber, stateDigest: Digest, chunkIndex: UInt32, chunkCount: UInt32, data: [UInt8]) {
+        self.sequence = sequence
+        self.stateDigest = stateDigest
+        self.chunkIndex = chunkIndex
+        self.chunkCount = chunkCount
+        self.data = data
+    }
+}
