@@ -1,0 +1,68 @@
+import BFTCore
+import CSodium
+
+/// Ed25519 through libsodium: about 20 µs to sign and 53 µs to verify on the project's machine, 3-4x faster than
+/// OpenSSL's (../shared/DESIGN.md).
+public enum Ed25519 {
+    public static let seedByteCount = 32
+
+    /// Whether `signature` is a valid Ed25519 signature of `message` under `key`.
+    public static func verify(_ signature: Signature, of message: UnsafeRawBufferPointer, by key: PublicKey) -> Bool {
+        Sodium.ensureReady()
+        return signature.bytes.withUnsafeBufferPointer { sig in
+            key.bytes.withUnsafeBufferPointer { pk in
+                crypto_sign_verify_detached(
+                    sig.baseAddress!, message.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    UInt64(message.count), pk.baseAddress!) == 0
+            }
+        }
+    }
+}
+
+/// One identity's Ed25519 signing key. The secret is wiped when the signer is released.
+public final class Ed25519Signer: Signer {
+    public let publicKey: PublicKey
+    /// libsodium's 64-byte secret key: the 32-byte seed followed by the public key.
+    private var secretKey: [UInt8]
+
+    /// A fresh key pair from the operating system's random source.
+    public convenience init() {
+        Sodium.ensureReady()
+        var seed = [UInt8](repeating: 0, count: Ed25519.seedByteCount)
+        randombytes_buf(&seed, seed.count)
+        self.init(validSeed: seed)
+        sodium_memzero(&seed, seed.count)
+    }
+
+    /// The key pair derived from a 32-byte seed (RFC 8032's "secret key"); nil for any other length.
+    public convenience init?(seed: [UInt8]) {
+        guard seed.count == Ed25519.seedByteCount else { return nil }
+        self.init(validSeed: seed)
+    }
+
+    private init(validSeed seed: [UInt8]) {
+        Sodium.ensureReady()
+        var pk = [UInt8](repeating: 0, count: PublicKey.byteCount)
+        var sk = [UInt8](repeating: 0, count: Int(crypto_sign_SECRETKEYBYTES))
+        let status = crypto_sign_seed_keypair(&pk, &sk, seed)
+        precondition(status == 0, "crypto_sign_seed_keypair failed with \(status)")
+        self.secretKey = sk
+        self.publicKey = PublicKey(bytes: pk)!  // 32 bytes by construction
+    }
+
+    deinit {
+        sodium_memzero(&secretKey, secretKey.count)
+    }
+
+    /// The 32-byte seed, for writing a key file.
+    public var seed: [UInt8] { Array(secretKey[0..<Ed25519.seedByteCount]) }
+
+    public func sign(_ message: UnsafeRawBufferPointer) -> Signature {
+        var signature = [UInt8](repeating: 0, count: Signature.byteCount)
+        let status = crypto_sign_detached(
+            &signature, nil, message.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(message.count),
+            secretKey)
+        precondition(status == 0, "crypto_sign_detached failed with \(status)")
+        return Signature(checked: signature)
+    }
+}
