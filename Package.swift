@@ -8,6 +8,10 @@ let package = Package(
     products: [
         .library(name: "BFTCore", targets: ["BFTCore"]),
         .library(name: "BFTCrypto", targets: ["BFTCrypto"]),
+        .library(name: "BFTKeyValue", targets: ["BFTKeyValue"]),
+        .library(name: "BFTRuntime", targets: ["BFTRuntime"]),
+        .library(name: "BFTSimulator", targets: ["BFTSimulator"]),
+        .executable(name: "bftsim", targets: ["bftsim"]),
         .executable(name: "bftbench", targets: ["bftbench"]),
     ],
     dependencies: [
@@ -33,6 +37,19 @@ let package = Package(
         .target(name: "BFTCore"),
         // The only Swift code that calls libsodium and libcrypto.
         .target(name: "BFTCrypto", dependencies: ["BFTCore", "CSodium", "COpenSSL"]),
+        // The bundled deterministic application.
+        .target(name: "BFTKeyValue", dependencies: ["BFTCore"]),
+        // The one interpreter of Effects: decode, step, persist, then send.
+        .target(name: "BFTRuntime", dependencies: ["BFTCore"]),
+        // Seeded single-threaded simulation with virtual time, a faulty network and the invariant checkers.
+        .target(name: "BFTSimulator", dependencies: ["BFTRuntime", "BFTKeyValue", "BFTCore"]),
+        .executableTarget(
+            name: "bftsim",
+            dependencies: [
+                "BFTSimulator", "BFTCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
 
         // Benchmarks. CBaseline times the C libraries called directly from C, so the Swift wrappers'
         // overhead can be read off next to it.
@@ -52,6 +69,9 @@ let package = Package(
 
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore"]),
         .testTarget(name: "BFTCryptoTests", dependencies: ["BFTCrypto", "BFTCore"]),
+        .testTarget(name: "BFTKeyValueTests", dependencies: ["BFTKeyValue", "BFTCore"]),
+        .testTarget(
+            name: "BFTSimulatorTests", dependencies: ["BFTSimulator", "BFTRuntime", "BFTKeyValue", "BFTCore", "BFTCrypto"]),
     ]
 )
 

@@ -77,6 +77,8 @@ struct MessageGenerator {
                 StateRequest(sequence: .init(u64()), stateDigest: digest(), chunkIndex: UInt32(truncatingIfNeeded: u64())))
         case .stateChunk:
             chunk()
+        case .status:
+            .status(Status(view: ViewNumber(u64()), lastExecuted: .init(u64()), stableSequence: .init(u64())))
         }
     }
 

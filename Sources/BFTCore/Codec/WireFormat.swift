@@ -25,6 +25,7 @@
 ///     new-view      :=  8 | view:u64 | viewChanges:list<nested<view-change>> | prePrepares:list<nested<pre-prepare>>
 ///     state-request :=  9 | sequence:u64 | stateDigest:digest | chunkIndex:u32
 ///     state-chunk   := 10 | sequence:u64 | stateDigest:digest | chunkIndex:u32 | chunkCount:u32 | data:bytes
+///     status        := 11 | view:u64 | lastExecuted:u64 | stableSequence:u64
 ///
 /// Requests are signed by clients, every other message by a replica. Nesting is fixed by the grammar (at most
 /// new-view → view-change → certificate → pre-prepare → request), so decoding depth is bounded.
@@ -112,6 +113,10 @@ public enum WireFormat {
             writer.u32(m.chunkIndex)
             writer.u32(m.chunkCount)
             writer.byteString(m.data)
+        case .status(let m):
+            writer.u64(m.view.rawValue)
+            writer.u64(m.lastExecuted.rawValue)
+            writer.u64(m.stableSequence.rawValue)
         }
     }
 
@@ -211,6 +216,9 @@ public enum WireFormat {
             let data = try reader.byteString("data", limit: limits.maxByteString)
             return .stateChunk(StateChunk(sequence: sequence, stateDigest: stateDigest, chunkIndex: index,
                                           chunkCount: count, data: data))
+        case .status:
+            return .status(Status(view: ViewNumber(try reader.u64()), lastExecuted: .init(try reader.u64()),
+                                  stableSequence: .init(try reader.u64())))
         }
     }
 

@@ -12,6 +12,7 @@ public enum Message: Hashable, Sendable {
     case newView(NewView)
     case stateRequest(StateRequest)
     case stateChunk(StateChunk)
+    case status(Status)
 
     public var kind: MessageKind {
         switch self {
@@ -25,6 +26,7 @@ public enum Message: Hashable, Sendable {
         case .newView: .newView
         case .stateRequest: .stateRequest
         case .stateChunk: .stateChunk
+        case .status: .status
         }
     }
 }
@@ -41,6 +43,7 @@ public enum MessageKind: UInt8, Hashable, Sendable, CaseIterable, CustomStringCo
     case newView = 8
     case stateRequest = 9
     case stateChunk = 10
+    case status = 11
 
     public var description: String {
         switch self {
@@ -54,6 +57,7 @@ public enum MessageKind: UInt8, Hashable, Sendable, CaseIterable, CustomStringCo
         case .newView: "new-view"
         case .stateRequest: "state-request"
         case .stateChunk: "state-chunk"
+        case .status: "status"
         }
     }
 }
@@ -217,5 +221,20 @@ public struct StateChunk: Hashable, Sendable {
         self.chunkIndex = chunkIndex
         self.chunkCount = chunkCount
         self.data = data
+    }
+}
+
+/// A replica's progress, multicast when it has waited too long without executing (the status messages of PBFT's
+/// BFT library, Castro's thesis §5.2): peers answer by retransmitting what the sender is missing, so a lost
+/// pre-prepare, prepare, commit or checkpoint cannot stall it for good.
+public struct Status: Hashable, Sendable {
+    public var view: ViewNumber
+    public var lastExecuted: SequenceNumber
+    public var stableSequence: SequenceNumber
+
+    public init(view: ViewNumber, lastExecuted: SequenceNumber, stableSequence: SequenceNumber) {
+        self.view = view
+        self.lastExecuted = lastExecuted
+        self.stableSequence = stableSequence
     }
 }

@@ -1,0 +1,123 @@
+/// A client's side of the protocol (PBFT §4.1) as a value: it signs requests, sends the first copy to the
+/// primary it believes in, retransmits to every replica after a timeout, and accepts a result only when f+1
+/// distinct replicas sent matching replies, since at least one of them is correct.
+public struct ClientSession {
+    public let client: ClientID
+    public let configuration: Configuration
+    public let options: ClientOptions
+    let directory: KeyDirectory
+    let suite: any CryptoSuite
+    let signer: any Signer
+
+    /// The primary this client believes in, learned from replies.
+    public private(set) var view: ViewNumber = 0
+    public private(set) var lastTimestamp: Timestamp
+    private var outstanding: Outstanding?
+
+    struct Outstanding {
+        var request: Envelope
+        var timestamp: Timestamp
+        var results = QuorumTracker<[UInt8]>()
+        var views: [ReplicaID: ViewNumber] = [:]
+        var ticksWaiting: UInt64 = 0
+        var retransmissions = 0
+    }
+
+    /// `lastTimestamp` is the newest timestamp this client identity ever used; new requests use larger ones
+    /// (a process that restarts passes something like the wall clock in microseconds).
+    public init(
+        client: ClientID, configuration: Configuration, options: ClientOptions = ClientOptions(),
+        directory: KeyDirectory, suite: any CryptoSuite, signer: any Signer, lastTimestamp: Timestamp = 0
+    ) {
+        self.client = client
+        self.configuration = configuration
+        self.options = options
+        self.directory = directory
+        self.suite = suite
+        self.signer = signer
+        self.lastTimestamp = lastTimestamp
+    }
+
+    public var isBusy: Bool { outstanding != nil }
+    public var outstandingTimestamp: Timestamp? { outstanding?.timestamp }
+
+    /// Signs a request for `operation` and returns where to send it. One request at a time (PBFT §4.1).
+    public mutating func submit(_ operation: [UInt8], readOnly: Bool = false) -> [Outbound] {
+        precondition(outstanding == nil, "client \(client) already has a request outstanding")
+        lastTimestamp = Timestamp(lastTimestamp.rawValue + 1)
+        let request = Envelope(
+            signing: .request(Request(timestamp: lastTimestamp, operation: operation, readOnly: readOnly)),
+            from: .client(client), with: signer)
+        outstanding = Outstanding(request: request, timestamp: lastTimestamp)
+        return [Outbound(request, to: .replica(configuration.primary(of: view)))]
+    }
+
+    /// Handles a reply. Returns the completion once f+1 distinct replicas sent the same result.
+    public mutating func receive(_ envelope: Envelope) -> ClientStep {
+        guard case .reply(let reply) = envelope.message, let replica = envelope.sender.replicaID,
+            let key = directory.key(of: envelope.sender)
+        else { return ClientStep(rejected: .unknownSender) }
+        guard envelope.verify(with: suite, key: key) else { return ClientStep(rejected: .badSignature) }
+        guard var pending = outstanding, reply.timestamp == pending.timestamp else {
+            return ClientStep(rejected: .staleRequest)
+        }
+        switch pending.results.add(replica, reply.result) {
+        case .duplicate: return ClientStep(rejected: .duplicate)
+        case .conflicting: return ClientStep(rejected: .conflictingDigest)
+        case .added(let count):
+            pending.views[replica] = reply.view
+            let needed = configuration.weakQuorum - (options.deviations.acceptWithFReplies ? 1 : 0)
+            guard count >= needed else {
+                outstanding = pending
+                return ClientStep()
+            }
+            // The matching replies name the view; at least one of them is correct, so the highest is real.
+            let matching = configuration.replicas.filter { pending.views[$0] != nil }
+            view = max(view, matching.compactMap { pending.views[$0] }.max() ?? view)
+            outstanding = nil
+            return ClientStep(completion: Completion(timestamp: pending.timestamp, result: reply.result))
+        }
+    }
+
+    /// On timeout, the request goes to every replica (PBFT §4.1): those that executed it resend the reply, the
+    /// others relay it to the primary.
+    public mutating func tick() -> [Outbound] {
+        guard var pending = outstanding else { return [] }
+        pending.ticksWaiting += 1
+        defer { outstanding = pending }
+        guard pending.ticksWaiting >= options.retransmitTicks else { return [] }
+        pending.ticksWaiting = 0
+        pending.retransmissions += 1
+        return configuration.replicas.map { Outbound(pending.request, to: .replica($0)) }
+    }
+}
+
+public struct ClientOptions: Hashable, Sendable {
+    /// Ticks to wait for f+1 matching replies before retransmitting to all replicas.
+    public var retransmitTicks: UInt64 = 50
+    @_spi(BrokenVariants) public var deviations = ClientDeviations()
+
+    public init(retransmitTicks: UInt64 = 50) { self.retransmitTicks = retransmitTicks }
+}
+
+@_spi(BrokenVariants)
+public struct ClientDeviations: Hashable, Sendable {
+    /// Accept a result on f matching replies instead of f+1.
+    public var acceptWithFReplies = false
+    public init() {}
+}
+
+public struct ClientStep: Hashable, Sendable {
+    public var completion: Completion?
+    public var rejected: RejectReason?
+
+    public init(completion: Completion? = nil, rejected: RejectReason? = nil) {
+        self.completion = completion
+        self.rejected = rejected
+    }
+}
+
+public struct Completion: Hashable, Sendable {
+    public var timestamp: Timestamp
+    public var result: [UInt8]
+}

@@ -1,0 +1,116 @@
+/// Client requests, exactly-once, batching and execution (PBFT §4.1, §4.2 and §5.1.4).
+extension Replica {
+    /// The digest of a batch: SHA-256 over the canonical encoding of its request envelopes.
+    public static func batchDigest(_ batch: [Envelope], suite: some CryptoSuite) -> Digest {
+        var writer = ByteWriter(capacity: batch.reduce(4) { $0 + $1.signedBytes.count + 68 })
+        writer.list(batch, WireFormat.writeNested)
+        return suite.digest(writer.bytes)
+    }
+
+    func batchDigest(_ batch: [Envelope]) -> Digest { Self.batchDigest(batch, suite: suite) }
+
+    mutating func handleRequest(_ envelope: Envelope, _ request: Request, _ effects: inout Effects) {
+        guard let client = envelope.sender.clientID else { return reject(.unknownSender, envelope, &effects) }
+        let ignoreTable = options.deviations.ignoreReplyTable
+        if let cached = replies[client], !ignoreTable {
+            // PBFT §4.1: a repeated request gets the cached reply again; an older one is ignored.
+            if request.timestamp == cached.timestamp {
+                effects.messages.append(Outbound(cached.reply, to: .client(client)))
+                return
+            }
+            if request.timestamp < cached.timestamp { return reject(.staleRequest, envelope, &effects) }
+        }
+        guard isPrimary else {
+            // A backup relays the request to the primary (PBFT §4.1, client retransmission); the client's own
+            // signature travels with it, so the primary can check it.
+            effects.messages.append(Outbound(envelope, to: .replica(primary)))
+            return
+        }
+        if !ignoreTable {
+            if let queued = pending.timestamp(of: client), queued >= request.timestamp {
+                return reject(.duplicate, envelope, &effects)
+            }
+            if let inFlight = ordered[client], inFlight >= request.timestamp {
+                return reject(.duplicate, envelope, &effects)
+            }
+        }
+        pending.insert(client, request.timestamp, envelope, size: request.operation.count)
+        cutBatches(force: false, &effects)
+    }
+
+    /// The primary assigns sequence numbers to queued requests. While fewer than `maxInFlightBatches` batches wait
+    /// for execution, every request goes out at once; beyond that requests queue into full batches, and a tick
+    /// (`force`) sends whatever is queued. Nothing is assigned above the high watermark.
+    mutating func cutBatches(force: Bool, _ effects: inout Effects) {
+        guard isPrimary else { return }
+        while !pending.isEmpty && nextSequence <= highWatermark {
+            let inFlight = Int(nextSequence.rawValue - 1 - lastExecuted.rawValue)
+            guard force || inFlight < options.maxInFlightBatches || pending.count >= options.maxBatchRequests else {
+                return
+            }
+            let batch = pending.take(maxCount: options.maxBatchRequests, maxBytes: options.maxBatchBytes)
+            guard !batch.isEmpty else { return }
+            issuePrePrepare(batch, &effects)
+        }
+    }
+
+    mutating func issuePrePrepare(_ batch: [Envelope], _ effects: inout Effects) {
+        let sequence = nextSequence
+        nextSequence = nextSequence.next
+        let digest = batchDigest(batch)
+        let envelope = sign(.prePrepare(PrePrepare(view: view, sequence: sequence, digest: digest, batch: batch)))
+        var slot = Slot(view: view)
+        slot.prePrepare = envelope
+        slot.batch = batch
+        slot.digest = digest
+        log[sequence.rawValue] = slot
+        noteOrdered(batch)
+        effects.durable.append(.prePrepare(envelope))
+        effects.messages.append(Outbound(envelope, to: .allReplicas))
+        if options.deviations.executeBeforeCommit { markCommitted(sequence, &effects) }
+    }
+
+    mutating func noteOrdered(_ batch: [Envelope]) {
+        for envelope in batch {
+            guard let client = envelope.sender.clientID, case .request(let request) = envelope.message else { continue }
+            if ordered[client].map({ $0 < request.timestamp }) ?? true { ordered[client] = request.timestamp }
+        }
+    }
+
+    /// Executes committed slots strictly in sequence order (PBFT §4.2): slot n runs only after n-1.
+    mutating func executeReady(_ effects: inout Effects) {
+        while let slot = log[lastExecuted.rawValue + 1], slot.committed, let digest = slot.digest {
+            let sequence = lastExecuted.next
+            let executed = executeBatch(slot.batch, &effects)
+            lastExecuted = sequence
+            noteProgress()
+            effects.events.append(.executed(sequence: sequence, batchDigest: digest, requests: executed))
+            if sequence.rawValue % options.checkpointInterval == 0 { takeCheckpoint(sequence, &effects) }
+        }
+        if isPrimary { cutBatches(force: false, &effects) }
+    }
+
+    private mutating func executeBatch(_ batch: [Envelope], _ effects: inout Effects) -> [ExecutedRequest] {
+        var executed: [ExecutedRequest] = []
+        for envelope in batch {
+            guard let client = envelope.sender.clientID, case .request(let request) = envelope.message else { continue }
+            // Exactly once: a request ordered twice (a retransmission, or a faulty primary) runs only the first time.
+            if let cached = replies[client], request.timestamp <= cached.timestamp,
+                !options.deviations.ignoreReplyTable
+            {
+                continue
+            }
+            let result = application.apply(request.operation)
+            let reply = sign(.reply(Reply(view: view, timestamp: request.timestamp, result: result)))
+            replies[client] = CachedReply(timestamp: request.timestamp, reply: reply)
+            effects.messages.append(Outbound(reply, to: .client(client)))
+            pending.remove(client, upTo: request.timestamp)
+            if let inFlight = ordered[client], inFlight <= request.timestamp { ordered[client] = nil }
+            executed.append(
+                ExecutedRequest(
+                    client: client, timestamp: request.timestamp, operationDigest: suite.digest(request.operation),
+                    result: result))
+        }
+        return executed
+    }
+}

@@ -1,0 +1,215 @@
+/// A PBFT replica (Castro & Liskov, OSDI 1999 §4) as a value: `receive` and `tick` turn inputs into `Effects`
+/// and never perform I/O. Time enters as ticks; cryptography through `CryptoSuite` and this replica's `Signer`.
+///
+/// Handlers validate first and then apply fully: a rejected input changes no state and yields a `.rejected`
+/// event. The normal case, requests and batching, and checkpoints live in extensions in files of their own.
+public struct Replica {
+    public let id: ReplicaID
+    public let configuration: Configuration
+    public let options: ReplicaOptions
+    let directory: KeyDirectory
+    let suite: any CryptoSuite
+    let signer: any Signer
+    var application: any StateMachine
+
+    /// v: the current view. The view change (issue 4) moves it; the normal case only reads it.
+    public internal(set) var view: ViewNumber = 0
+    /// h: the sequence number of the last stable checkpoint.
+    public internal(set) var lowWatermark: SequenceNumber = 0
+    public internal(set) var lastExecuted: SequenceNumber = 0
+
+    /// Slots in (h, h+L], by sequence number. Truncated at every stable checkpoint.
+    var log: [UInt64: Slot] = [:]
+    /// The reply table: the last reply per client (PBFT §4.1's exactly-once rule). Covered by checkpoint digests.
+    var replies: [ClientID: CachedReply] = [:]
+    /// Primary only: the next sequence number to assign, and requests waiting for a batch (one per client).
+    var nextSequence: SequenceNumber = 1
+    var pending = PendingRequests()
+    /// The newest timestamp per client in a batch that is ordered but not yet executed (drops duplicates).
+    var ordered: [ClientID: Timestamp] = [:]
+    /// Checkpoints above h: this replica's own and the votes for each.
+    var checkpoints: [UInt64: CheckpointRecord] = [:]
+    /// The 2f+1 checkpoint messages proving h stable (PBFT §4.4's C).
+    public internal(set) var stableProof: [Envelope] = []
+    var stableStateDigest: Digest = .zero
+
+    var ticks: UInt64 = 0
+    var lastProgressTick: UInt64 = 0
+    var lastStatusAnswered: [ReplicaID: UInt64] = [:]
+    var reportedBehind: SequenceNumber = 0
+
+    public init(
+        id: ReplicaID, configuration: Configuration, options: ReplicaOptions = ReplicaOptions(),
+        directory: KeyDirectory, suite: any CryptoSuite, signer: any Signer, application: any StateMachine
+    ) {
+        precondition(configuration.contains(id), "replica \(id) is not in \(configuration)")
+        precondition(directory.replicas.count == configuration.replicaCount, "one public key per replica is needed")
+        precondition(options.validate() == nil, options.validate() ?? "")
+        self.id = id
+        self.configuration = configuration
+        self.options = options
+        self.directory = directory
+        self.suite = suite
+        self.signer = signer
+        self.application = application
+        self.stableStateDigest = stateDigest()
+    }
+
+    public var isPrimary: Bool { configuration.primary(of: view) == id }
+    public var primary: ReplicaID { configuration.primary(of: view) }
+    /// H = h + L.
+    public var highWatermark: SequenceNumber { SequenceNumber(lowWatermark.rawValue + options.logWindow) }
+
+    /// PBFT §4.2: a sequence number is acceptable only between the watermarks, h < n ≤ H.
+    func inWindow(_ sequence: SequenceNumber) -> Bool {
+        sequence > lowWatermark && sequence <= highWatermark
+    }
+
+    // MARK: Inputs
+
+    /// Handles one authenticated-or-not message. The signature is verified here, against the sender's key.
+    public mutating func receive(_ envelope: Envelope) -> Effects {
+        var effects = Effects()
+        guard let key = directory.key(of: envelope.sender) else {
+            return reject(.unknownSender, envelope, effects)
+        }
+        // Its own messages come back relayed by retransmission; they carry nothing new.
+        if envelope.sender.replicaID == id { return reject(.duplicate, envelope, effects) }
+        let skipCheck = options.deviations.skipClientSignatureCheck && envelope.message.kind == .request
+        guard skipCheck || envelope.verify(with: suite, key: key) else {
+            return reject(.badSignature, envelope, effects)
+        }
+        switch envelope.message {
+        case .request(let request): handleRequest(envelope, request, &effects)
+        case .prePrepare(let prePrepare): handlePrePrepare(envelope, prePrepare, &effects)
+        case .prepare(let prepare): handlePrepare(envelope, prepare, &effects)
+        case .commit(let commit): handleCommit(envelope, commit, &effects)
+        case .checkpoint(let checkpoint): handleCheckpoint(envelope, checkpoint, &effects)
+        case .status(let status): handleStatus(envelope, status, &effects)
+        case .reply, .viewChange, .newView, .stateRequest, .stateChunk:
+            return reject(.unexpectedMessage, envelope, effects)
+        }
+        return effects
+    }
+
+    /// Advances this replica's notion of time by one tick: flushes partial batches and asks for retransmission
+    /// when stuck.
+    public mutating func tick() -> Effects {
+        var effects = Effects()
+        ticks += 1
+        if isPrimary { cutBatches(force: true, &effects) }
+        sendStatusIfStuck(&effects)
+        return effects
+    }
+
+    // MARK: Helpers
+
+    func sign(_ message: Message) -> Envelope {
+        Envelope(signing: message, from: .replica(id), with: signer)
+    }
+
+    func reject(_ reason: RejectReason, _ envelope: Envelope, _ effects: Effects) -> Effects {
+        var effects = effects
+        effects.events.append(.rejected(reason, from: envelope.sender, kind: envelope.message.kind))
+        return effects
+    }
+
+    func reject(_ reason: RejectReason, _ envelope: Envelope, _ effects: inout Effects) {
+        effects.events.append(.rejected(reason, from: envelope.sender, kind: envelope.message.kind))
+    }
+
+    mutating func noteProgress() { lastProgressTick = ticks }
+
+    public var status: ReplicaStatus {
+        ReplicaStatus(
+            id: id, view: view, lastExecuted: lastExecuted, lowWatermark: lowWatermark, highWatermark: highWatermark,
+            logEntries: log.count, pendingRequests: pending.count, checkpointsHeld: checkpoints.count,
+            replyTableEntries: replies.count)
+    }
+}
+
+/// A snapshot of a replica's progress and of the sizes of everything it holds, for tests and metrics.
+public struct ReplicaStatus: Hashable, Sendable {
+    public var id: ReplicaID
+    public var view: ViewNumber
+    public var lastExecuted: SequenceNumber
+    public var lowWatermark: SequenceNumber
+    public var highWatermark: SequenceNumber
+    public var logEntries: Int
+    public var pendingRequests: Int
+    public var checkpointsHeld: Int
+    public var replyTableEntries: Int
+}
+
+/// One sequence number's state (PBFT §4.2's log entries for (v, n)).
+struct Slot {
+    var view: ViewNumber
+    var prePrepare: Envelope?
+    var batch: [Envelope] = []
+    var digest: Digest?
+    var prepares = QuorumTracker<Digest>()
+    var commits = QuorumTracker<Digest>()
+    var prepareEnvelopes: [ReplicaID: Envelope] = [:]
+    var ownPrepare: Envelope?
+    var ownCommit: Envelope?
+    var prepared = false
+    var committed = false
+
+    init(view: ViewNumber) { self.view = view }
+}
+
+struct CachedReply {
+    var timestamp: Timestamp
+    var reply: Envelope
+}
+
+struct CheckpointRecord {
+    var own: (digest: Digest, envelope: Envelope, snapshot: [UInt8])?
+    var votes = QuorumTracker<Digest>()
+    var envelopes: [ReplicaID: Envelope] = [:]
+}
+
+/// The primary's queue of requests waiting for a batch: at most one per client (a client has one request
+/// outstanding, PBFT §4.1), so a flooding client cannot grow it.
+struct PendingRequests {
+    private var byClient: [ClientID: (timestamp: Timestamp, envelope: Envelope, size: Int)] = [:]
+    private var order: [ClientID] = []
+    private var head = 0
+
+    var count: Int { byClient.count }
+    var isEmpty: Bool { byClient.isEmpty }
+
+    func timestamp(of client: ClientID) -> Timestamp? { byClient[client]?.timestamp }
+
+    mutating func insert(_ client: ClientID, _ timestamp: Timestamp, _ envelope: Envelope, size: Int) {
+        if byClient[client] == nil { order.append(client) }
+        byClient[client] = (timestamp, envelope, size)
+    }
+
+    mutating func remove(_ client: ClientID, upTo timestamp: Timestamp) {
+        if let entry = byClient[client], entry.timestamp <= timestamp { byClient[client] = nil }
+    }
+
+    /// Takes requests in arrival order up to the count and byte limits (at least one).
+    mutating func take(maxCount: Int, maxBytes: Int) -> [Envelope] {
+        var batch: [Envelope] = []
+        var bytes = 0
+        while head < order.count, batch.count < maxCount {
+            let client = order[head]
+            guard let entry = byClient[client] else {
+                head += 1
+                continue
+            }
+            if !batch.isEmpty && bytes + entry.size > maxBytes { break }
+            head += 1
+            byClient[client] = nil
+            batch.append(entry.envelope)
+            bytes += entry.size
+        }
+        if head > 1024 && head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+        return batch
+    }
+}

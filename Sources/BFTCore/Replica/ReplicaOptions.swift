@@ -1,0 +1,57 @@
+/// Protocol settings of a replica. Defaults follow PBFT's BFS where it gives them (K = 128, L = 256).
+public struct ReplicaOptions: Hashable, Sendable {
+    /// K: a checkpoint every K sequence numbers (PBFT §4.3).
+    public var checkpointInterval: UInt64 = 128
+    /// L: the high watermark is the low one plus L; a multiple of K (PBFT §4.3).
+    public var logWindow: UInt64 = 256
+    /// Most requests in one batch.
+    public var maxBatchRequests = 64
+    /// Most operation bytes in one batch.
+    public var maxBatchBytes = 256 * 1024
+    /// Batches the primary keeps in flight before it lets requests queue up into fuller batches; queued requests
+    /// are cut on the next tick whatever the count (PBFT §5.1.4's sliding window).
+    public var maxInFlightBatches = 4
+    /// Ticks without execution progress, while work is waiting, before a replica multicasts its status.
+    public var statusIntervalTicks = 20
+    /// Slots a replica retransmits in answer to one status message.
+    public var retransmitSlots: UInt64 = 32
+    public var limits = CodecLimits.standard
+    /// Deliberately broken rules, for proving that the tests catch them. Never set outside tests.
+    @_spi(BrokenVariants) public var deviations = ProtocolDeviations()
+
+    public init() {}
+
+    /// Checks the settings that would make the protocol unsound or stuck.
+    public func validate() -> String? {
+        if checkpointInterval == 0 { return "the checkpoint interval must be positive" }
+        if logWindow < checkpointInterval || logWindow % checkpointInterval != 0 {
+            return "the log window (\(logWindow)) must be a positive multiple of the checkpoint interval"
+        }
+        if maxBatchRequests < 1 || maxBatchRequests > limits.maxBatchRequests {
+            return "the batch size must be between 1 and \(limits.maxBatchRequests)"
+        }
+        if Int(logWindow) > limits.maxCertificateEntries {
+            return "the log window must not exceed \(limits.maxCertificateEntries) (a view change carries it)"
+        }
+        if maxInFlightBatches < 1 || statusIntervalTicks < 1 { return "in-flight batches and intervals must be positive" }
+        return nil
+    }
+}
+
+/// Classic mistakes a replica or client can be switched into, so the simulator's checkers can be shown to catch
+/// them. Each is off by default and reachable only through `@_spi(BrokenVariants)`.
+@_spi(BrokenVariants)
+public struct ProtocolDeviations: Hashable, Sendable {
+    /// A backup accepts a pre-prepare without recomputing the batch digest.
+    public var acceptMismatchedDigest = false
+    /// A replica executes a batch as soon as it accepts the pre-prepare, before it is committed.
+    public var executeBeforeCommit = false
+    /// Client signatures on requests are not checked.
+    public var skipClientSignatureCheck = false
+    /// The reply table is ignored: a retransmitted request is ordered and executed again.
+    public var ignoreReplyTable = false
+    /// A slot counts as committed with one commit fewer than a quorum.
+    public var commitWithOneVoteTooFew = false
+
+    public init() {}
+}

@@ -1,0 +1,79 @@
+import BFTCore
+
+/// The one interpreter of `Effects`: it decodes frames (counting and dropping undecodable ones), steps the
+/// behaviour, persists the durable records and only then sends the messages. One serial owner drives a host.
+public struct ReplicaHost {
+    public let id: ReplicaID
+    public let configuration: Configuration
+    public var behavior: any ReplicaBehavior
+    let transport: any Transport
+    let store: any DurableStore
+    let limits: CodecLimits
+    public private(set) var counters = HostCounters()
+
+    public init(
+        id: ReplicaID, configuration: Configuration, behavior: any ReplicaBehavior, transport: any Transport,
+        store: any DurableStore, limits: CodecLimits = .standard
+    ) {
+        self.id = id
+        self.configuration = configuration
+        self.behavior = behavior
+        self.transport = transport
+        self.store = store
+        self.limits = limits
+    }
+
+    /// Handles one frame from the network. Returns the events for the shell to log and count.
+    @discardableResult
+    public mutating func receive(frame: [UInt8]) -> [ReplicaEvent] {
+        counters.framesReceived += 1
+        let envelope: Envelope
+        do {
+            envelope = try Envelope.decode(frame, limits: limits)
+        } catch {
+            counters.undecodable += 1
+            return []
+        }
+        return carryOut(behavior.receive(envelope))
+    }
+
+    @discardableResult
+    public mutating func tick() -> [ReplicaEvent] {
+        carryOut(behavior.tick())
+    }
+
+    /// Persist, then send: a crash between the two loses only messages, never a promise already made.
+    mutating func carryOut(_ effects: Effects) -> [ReplicaEvent] {
+        if !effects.durable.isEmpty {
+            store.persist(effects.durable)
+            counters.recordsPersisted += effects.durable.count
+        }
+        for outbound in effects.messages {
+            let frame = outbound.envelope.encoded
+            switch outbound.destination {
+            case .allReplicas:
+                for replica in configuration.replicas where replica != id {
+                    transport.send(frame, to: .replica(replica))
+                    counters.messagesSent += 1
+                }
+            case .replica(let replica) where replica == id:
+                continue
+            case .replica, .client:
+                transport.send(frame, to: outbound.destination)
+                counters.messagesSent += 1
+            }
+        }
+        for event in effects.events {
+            if case .rejected(let reason, _, _) = event { counters.rejected[reason, default: 0] += 1 }
+        }
+        return effects.events
+    }
+}
+
+public struct HostCounters: Hashable, Sendable {
+    public var framesReceived = 0
+    public var undecodable = 0
+    public var messagesSent = 0
+    public var recordsPersisted = 0
+    public var rejected: [RejectReason: Int] = [:]
+}

@@ -1,0 +1,32 @@
+import BFTCore
+import BFTKeyValue
+
+/// One client operation as the client saw it: when it was invoked, when (if ever) it completed, and the result.
+public struct Operation: Hashable, Sendable {
+    public var client: ClientID
+    public var timestamp: Timestamp
+    public var command: KeyValueCommand
+    public var operationDigest: Digest
+    public var invoked: UInt64
+    public var completed: UInt64?
+    public var result: [UInt8]?
+}
+
+/// What one replica reported, with virtual times.
+public struct ReplicaLog: Sendable {
+    public var executed: [(time: UInt64, sequence: SequenceNumber, batch: Digest, requests: [ExecutedRequest])] = []
+    public var committed: [SequenceNumber: Digest] = [:]
+    public var stableCheckpoints: [(sequence: SequenceNumber, digest: Digest)] = []
+    public var rejected: [RejectReason: Int] = [:]
+    public var fellBehind = 0
+}
+
+public enum Invariant: String, Sendable, CaseIterable {
+    case agreement, integrity, validity, checkpointAgreement = "checkpoint agreement", linearizability, liveness
+}
+
+public struct Violation: Hashable, Sendable, CustomStringConvertible {
+    public var invariant: Invariant
+    public var detail: String
+    public var description: String { "\(invariant.rawValue): \(detail)" }
+}

@@ -1,0 +1,325 @@
+import BFTCore
+import BFTKeyValue
+import BFTRuntime
+
+/// A seeded, single-threaded run of n replicas and a set of clients on virtual time, over a network that delays,
+/// loses, duplicates, reorders and partitions messages until it heals. The replicas run the real `Replica`
+/// through the real `ReplicaHost` and codec. Every random choice comes from streams forked from the seed, so a
+/// run is a function of (seed, options).
+public final class Simulation {
+    public let seed: UInt64
+    public let options: SimulationOptions
+    public let configuration: Configuration
+    public private(set) var time: UInt64 = 0
+    public private(set) var history: [Operation] = []
+    public private(set) var logs: [ReplicaLog]
+    public private(set) var stats = SimulationStats()
+
+    var queue = EventQueue<SimulationEvent>()
+    var hosts: [ReplicaHost] = []
+    var transports: [OutboxTransport] = []
+    var clients: [SimulatedClient] = []
+    var network: SeededRandom
+    var nemesis: SeededRandom
+    var workload: SeededRandom
+    var isolated: Set<ReplicaID> = []
+    var trace = TraceBuffer(capacity: 24)
+    var byzantine: Set<ReplicaID> = []
+
+    public init(seed: UInt64, options: SimulationOptions) throws(ConfigurationError) {
+        self.seed = seed
+        self.options = options
+        configuration = try Configuration(replicas: options.replicas)
+        var root = SeededRandom(seed: seed)
+        network = root.fork(1)
+        nemesis = root.fork(2)
+        workload = root.fork(3)
+        logs = Array(repeating: ReplicaLog(), count: options.replicas)
+        build()
+    }
+
+    private func build() {
+        let registry = SimulatedKeyRegistry()
+        func signer(_ identity: UInt64) -> any Signer {
+            options.realCrypto.map { $0.makeSigner(identity) } ?? registry.signer(secret: identity &* 0x9E37_79B9 + 1)
+        }
+        func suite() -> any CryptoSuite { options.realCrypto.map { $0.makeSuite() } ?? SimulatedCrypto(registry: registry) }
+        let replicaSigners = (0..<options.replicas).map { signer(1000 + UInt64($0)) }
+        let clientSigners = (0..<options.clients).map { signer(2000 + UInt64($0)) }
+        var clientKeys: [ClientID: PublicKey] = [:]
+        for (index, s) in clientSigners.enumerated() { clientKeys[Self.clientID(index)] = s.publicKey }
+        let directory = KeyDirectory(replicas: replicaSigners.map(\.publicKey), clients: clientKeys)
+        for index in 0..<options.replicas {
+            let id = ReplicaID(UInt32(index))
+            let replicaSuite = suite()
+            let replica = Replica(
+                id: id, configuration: configuration, options: options.replicaOptions, directory: directory,
+                suite: replicaSuite, signer: replicaSigners[index], application: KeyValueStore())
+            let transport = OutboxTransport()
+            transports.append(transport)
+            var behavior: any ReplicaBehavior = replica
+            if let factory = options.behaviors[id] {
+                behavior = factory(replica, replicaSigners[index], replicaSuite)
+                byzantine.insert(id)
+            }
+            hosts.append(
+                ReplicaHost(
+                    id: id, configuration: configuration, behavior: behavior, transport: transport,
+                    store: InMemoryStore(), limits: options.replicaOptions.limits))
+        }
+        for index in 0..<options.clients {
+            let session = ClientSession(
+                client: Self.clientID(index), configuration: configuration, options: options.clientOptions,
+                directory: directory, suite: suite(), signer: clientSigners[index])
+            clients.append(SimulatedClient(session: session, signer: clientSigners[index]))
+        }
+    }
+
+    static func clientID(_ index: Int) -> ClientID { ClientID(UInt64(index + 1)) }
+
+    /// The correct replicas: those running the unmodified protocol.
+    public var correctReplicas: [ReplicaID] { configuration.replicas.filter { !byzantine.contains($0) } }
+
+    public func status(of replica: ReplicaID) -> ReplicaStatus { hosts[Int(replica.rawValue)].behavior.status }
+
+    // MARK: Running
+
+    /// Runs until every client finished its requests, or until the liveness deadline, then checks the invariants.
+    public func run() -> SimulationResult {
+        schedulePrologue()
+        let deadline = options.healTime + options.livenessBound
+        let totalRequests = options.clients * options.requestsPerClient
+        while let (eventTime, event) = queue.pop(), eventTime <= deadline {
+            time = eventTime
+            handle(event)
+            if stats.completedRequests == totalRequests { break }
+        }
+        return SimulationResult(simulation: self, violations: Checkers(simulation: self).check())
+    }
+
+    private func schedulePrologue() {
+        for replica in 0..<options.replicas {
+            queue.push(network.next() % options.tickInterval, .replicaTick(ReplicaID(UInt32(replica))))
+        }
+        for client in 0..<options.clients {
+            queue.push(workload.next() % options.tickInterval, .clientTick(client))
+            queue.push(workload.next() % 1_000, .invoke(client))
+        }
+        for (index, injection) in options.injections.enumerated() { queue.push(injection.time, .inject(index)) }
+        if options.partitions { schedulePartitions() }
+        queue.push(options.healTime, .heal)
+    }
+
+    /// Isolates random sets of backups (never the primary of view 0) for random spans, one at a time.
+    private func schedulePartitions() {
+        let backups = configuration.replicas.filter { $0 != configuration.primary(of: 0) }
+        var start = 50_000 + nemesis.next() % 200_000
+        while start < options.healTime {
+            let size = 1 + Int(nemesis.next() % UInt64(max(1, min(backups.count - 1, 2 * configuration.faultTolerance))))
+            var chosen = backups
+            for i in stride(from: chosen.count - 1, to: 0, by: -1) {
+                chosen.swapAt(i, Int(nemesis.next() % UInt64(i + 1)))
+            }
+            let span = 20_000 + nemesis.next() % 400_000
+            queue.push(start, .isolate(Array(chosen.prefix(size))))
+            queue.push(min(start + span, options.healTime), .heal)
+            start += span + 20_000 + nemesis.next() % 300_000
+        }
+    }
+
+    private func handle(_ event: SimulationEvent) {
+        switch event {
+        case .deliver(let from, let to, let frame):
+            stats.delivered += 1
+            trace.record(time: time, from: from, to: to, frame: frame)
+            deliver(frame, to: to)
+        case .replicaTick(let replica):
+            let events = hosts[Int(replica.rawValue)].tick()
+            record(events, at: replica)
+            flush(from: replica)
+            queue.push(time + options.tickInterval, .replicaTick(replica))
+        case .clientTick(let index):
+            send(clients[index].session.tick(), from: index)
+            queue.push(time + options.tickInterval, .clientTick(index))
+        case .invoke(let index):
+            invoke(index)
+        case .isolate(let replicas):
+            isolated = Set(replicas)
+        case .heal:
+            isolated = []
+        case .inject(let index):
+            let injection = options.injections[index]
+            var signers: [ClientID: any Signer] = [:]
+            for (i, client) in clients.enumerated() { signers[Self.clientID(i)] = client.signer }
+            schedule(injection.makeFrame(signers), from: .client(0), to: .replica(injection.to))
+        }
+    }
+
+    private func deliver(_ frame: [UInt8], to node: Node) {
+        switch node {
+        case .replica(let replica):
+            let events = hosts[Int(replica.rawValue)].receive(frame: frame)
+            record(events, at: replica)
+            flush(from: replica)
+        case .client(let client):
+            let index = Int(client.rawValue) - 1
+            guard clients.indices.contains(index) else { return }
+            guard let envelope = try? Envelope.decode(frame) else {
+                stats.undecodableAtClients += 1
+                return
+            }
+            let step = clients[index].session.receive(envelope)
+            if let completion = step.completion { complete(index, completion) }
+        }
+    }
+
+    private func invoke(_ index: Int) {
+        guard clients[index].issued < options.requestsPerClient else { return }
+        let command = nextCommand(client: index)
+        let bytes = command.encoded()
+        let outbound = clients[index].session.submit(bytes)
+        let timestamp = clients[index].session.lastTimestamp
+        clients[index].issued += 1
+        clients[index].current = history.count
+        history.append(
+            Operation(
+                client: Self.clientID(index), timestamp: timestamp, command: command,
+                operationDigest: digestForValidity(bytes), invoked: time, completed: nil, result: nil))
+        send(outbound, from: index)
+    }
+
+    private func complete(_ index: Int, _ completion: Completion) {
+        guard let current = clients[index].current, history[current].timestamp == completion.timestamp else { return }
+        history[current].completed = time
+        history[current].result = completion.result
+        clients[index].current = nil
+        stats.completedRequests += 1
+        queue.push(time + workload.next() % 1_000, .invoke(index))
+    }
+
+    private func nextCommand(client: Int) -> KeyValueCommand {
+        let key = Array("k\(workload.next() % UInt64(max(1, options.keys)))".utf8)
+        let token = Array("\(client).\(clients[client].issued),".utf8)
+        switch workload.next() % 10 {
+        case 0, 1: return .put(key: key, value: token)
+        case 2, 3: return .get(key: key)
+        case 4: return .delete(key: key)
+        case 5: return .compareAndSet(key: key, expected: workload.next() % 2 == 0 ? nil : token, new: token)
+        default: return .append(key: key, suffix: token)
+        }
+    }
+
+    /// Operation digests as replicas compute them (the validity checker compares the two).
+    private func digestForValidity(_ bytes: [UInt8]) -> Digest {
+        hosts.isEmpty ? .zero : digestSuite.digest(bytes)
+    }
+
+    private lazy var digestSuite: any CryptoSuite = {
+        options.realCrypto.map { $0.makeSuite() } ?? SimulatedCrypto(registry: SimulatedKeyRegistry())
+    }()
+
+    // MARK: Network
+
+    private func record(_ events: [ReplicaEvent], at replica: ReplicaID) {
+        let index = Int(replica.rawValue)
+        for event in events {
+            switch event {
+            case .executed(let sequence, let batch, let requests):
+                logs[index].executed.append((time, sequence, batch, requests))
+                stats.executedRequests += requests.count
+            case .committed(_, let sequence, let digest): logs[index].committed[sequence] = digest
+            case .checkpointStable(let sequence, let digest): logs[index].stableCheckpoints.append((sequence, digest))
+            case .rejected(let reason, _, _): logs[index].rejected[reason, default: 0] += 1
+            case .fellBehind: logs[index].fellBehind += 1
+            }
+        }
+    }
+
+    private func flush(from replica: ReplicaID) {
+        let transport = transports[Int(replica.rawValue)]
+        let outbox = transport.outbox
+        transport.outbox.removeAll(keepingCapacity: true)
+        for (frame, destination) in outbox {
+            switch destination {
+            case .replica(let to): schedule(frame, from: .replica(replica), to: .replica(to))
+            case .client(let to): schedule(frame, from: .replica(replica), to: .client(to))
+            case .allReplicas: preconditionFailure("the host expands allReplicas")
+            }
+        }
+    }
+
+    private func send(_ outbound: [Outbound], from client: Int) {
+        for message in outbound {
+            guard case .replica(let to) = message.destination else { continue }
+            schedule(message.envelope.encoded, from: .client(Self.clientID(client)), to: .replica(to))
+        }
+    }
+
+    private func isCut(_ a: Node, _ b: Node) -> Bool {
+        func side(_ node: Node) -> Bool {
+            if case .replica(let r) = node { return isolated.contains(r) }
+            return false
+        }
+        return side(a) != side(b)
+    }
+
+    func schedule(_ frame: [UInt8], from: Node, to: Node) {
+        var copies = 1
+        if time < options.healTime {
+            if isCut(from, to) || chance(options.loss) {
+                stats.dropped += 1
+                return
+            }
+            if chance(options.duplication) { copies = 2 }
+        }
+        for _ in 0..<copies {
+            let spread = options.maximumLatency - options.minimumLatency + 1
+            queue.push(time + options.minimumLatency + network.next() % spread, .deliver(from: from, to: to, frame: frame))
+        }
+    }
+
+    private func chance(_ probability: Double) -> Bool {
+        probability > 0 && Double(network.next() >> 11) / Double(1 << 53) < probability
+    }
+}
+
+public enum Node: Hashable, Sendable, CustomStringConvertible {
+    case replica(ReplicaID)
+    case client(ClientID)
+    public var description: String {
+        switch self {
+        case .replica(let r): r.description
+        case .client(let c): c.description
+        }
+    }
+}
+
+enum SimulationEvent {
+    case deliver(from: Node, to: Node, frame: [UInt8])
+    case replicaTick(ReplicaID)
+    case clientTick(Int)
+    case invoke(Int)
+    case isolate([ReplicaID])
+    case heal
+    case inject(Int)
+}
+
+struct SimulatedClient {
+    var session: ClientSession
+    let signer: any Signer
+    var issued = 0
+    var current: Int?
+}
+
+final class OutboxTransport: Transport {
+    var outbox: [([UInt8], Destination)] = []
+    func send(_ frame: [UInt8], to destination: Destination) { outbox.append((frame, destination)) }
+}
+
+public struct SimulationStats: Sendable {
+    public var delivered = 0
+    public var dropped = 0
+    public var completedRequests = 0
+    public var executedRequests = 0
+    public var undecodableAtClients = 0
+}

@@ -1,0 +1,71 @@
+import BFTCore
+import BFTRuntime
+
+/// Every setting of a simulated run. Times are in virtual microseconds.
+public struct SimulationOptions {
+    public var replicas = 4
+    public var clients = 4
+    /// Requests each client issues, one at a time.
+    public var requestsPerClient = 25
+    /// Distinct keys in the workload: few keys make operations contend, which linearizability checks need.
+    public var keys = 4
+    public var minimumLatency: UInt64 = 200
+    public var maximumLatency: UInt64 = 2_000
+    /// Probability that a message is lost, or delivered twice, before the network heals.
+    public var loss = 0.0
+    public var duplication = 0.0
+    /// Isolate random sets of backups (never the primary) for random spans before the network heals.
+    public var partitions = false
+    /// After this time the network is reliable and connected: the liveness phase.
+    public var healTime: UInt64 = 2_000_000
+    /// Every request must complete within this long after the heal (invariant 7's bound).
+    public var livenessBound: UInt64 = 10_000_000
+    public var tickInterval: UInt64 = 10_000
+    /// Whether to check liveness: off when a Byzantine primary is present, since the view change that would
+    /// restore progress is not part of this engine yet.
+    public var checkLiveness = true
+    /// Sign and hash with the real BFTCrypto suite instead of the simulated one (set by the caller, who owns it).
+    public var realCrypto: RealCryptoFactory?
+    public var replicaOptions = ReplicaOptions()
+    public var clientOptions = ClientOptions()
+    /// Replaces a replica's behaviour (a Byzantine replica); such replicas are left out of the checkers.
+    public var behaviors: [ReplicaID: BehaviorFactory] = [:]
+    /// Frames injected by a faulty client: (time, destination replica, frame maker).
+    public var injections: [Injection] = []
+
+    public init() {}
+
+    /// A one-line summary of the settings, as `bftsim` flags.
+    public var flags: String {
+        var text = "--replicas \(replicas) --clients \(clients) --requests \(requestsPerClient) --keys \(keys)"
+        text += " --loss \(loss) --duplication \(duplication)"
+        if partitions { text += " --partitions" }
+        if realCrypto != nil { text += " --real-crypto" }
+        return text
+    }
+}
+
+/// Builds a behaviour around the correct replica the simulator would have run.
+public typealias BehaviorFactory = (Replica, _ signer: any Signer, _ suite: any CryptoSuite) -> any ReplicaBehavior
+
+/// Provides real crypto: a suite and, per identity number, a signer (kept outside so the simulator stays pure).
+public struct RealCryptoFactory {
+    public var makeSuite: () -> any CryptoSuite
+    public var makeSigner: (UInt64) -> any Signer
+    public init(makeSuite: @escaping () -> any CryptoSuite, makeSigner: @escaping (UInt64) -> any Signer) {
+        self.makeSuite = makeSuite
+        self.makeSigner = makeSigner
+    }
+}
+
+/// A frame a faulty client or outsider sends at a given time.
+public struct Injection {
+    public var time: UInt64
+    public var to: ReplicaID
+    public var makeFrame: (_ signers: [ClientID: any Signer]) -> [UInt8]
+    public init(time: UInt64, to: ReplicaID, makeFrame: @escaping (_ signers: [ClientID: any Signer]) -> [UInt8]) {
+        self.time = time
+        self.to = to
+        self.makeFrame = makeFrame
+    }
+}

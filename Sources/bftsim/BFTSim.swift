@@ -1,0 +1,142 @@
+import ArgumentParser
+import BFTCore
+import BFTCrypto
+import BFTSimulator
+
+@main
+struct BFTSim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bftsim",
+        abstract: "Runs replicas and clients in a seeded deterministic simulation and checks the safety and liveness "
+            + "invariants.",
+        discussion: """
+            A run is a function of its seed and options: the same command reproduces the same run exactly. The \
+            network delays, loses, duplicates and reorders messages and isolates backups until --heal-ms; after \
+            that it is reliable, and every request must complete within --liveness-ms. On a violation the \
+            command prints the invariant, the last messages delivered and a 'reproduce with:' line, and exits 1.
+
+            Examples:
+              bftsim --seed 42
+              bftsim --seeds 1..200 --loss 0.05 --duplication 0.05 --partitions
+              bftsim --seeds 1..20 --real-crypto
+            """
+    )
+
+    @Option(help: "Run one seed.")
+    var seed: UInt64?
+
+    @Option(help: "Run a range of seeds, A..B inclusive, and summarise.")
+    var seeds: SeedRange?
+
+    @Option(help: "Number of replicas n (f is the largest with n ≥ 3f+1).")
+    var replicas = 4
+
+    @Option(help: "Number of clients, each with one request outstanding at a time.")
+    var clients = 4
+
+    @Option(help: "Requests per client.")
+    var requests = 25
+
+    @Option(help: "Distinct keys the workload touches.")
+    var keys = 4
+
+    @Option(help: "Probability of losing a message before the heal.")
+    var loss = 0.0
+
+    @Option(help: "Probability of delivering a message twice before the heal.")
+    var duplication = 0.0
+
+    @Flag(help: "Isolate random sets of backups (never the primary) before the heal.")
+    var partitions = false
+
+    @Option(help: "Virtual milliseconds after which the network is reliable and connected.")
+    var healMs: UInt64 = 2_000
+
+    @Option(help: "Virtual milliseconds after the heal within which every request must complete.")
+    var livenessMs: UInt64 = 10_000
+
+    @Flag(help: "Use libsodium Ed25519 and libcrypto SHA-256 instead of the simulated crypto.")
+    var realCrypto = false
+
+    @Flag(help: "Print every seed's outcome in a sweep, not only the failures.")
+    var verbose = false
+
+    func validate() throws {
+        guard (seed == nil) != (seeds == nil) else { throw ValidationError("give exactly one of --seed or --seeds") }
+        guard replicas >= 1, clients >= 1, requests >= 1, keys >= 1 else {
+            throw ValidationError("replicas, clients, requests and keys must be at least 1")
+        }
+        guard (0...1).contains(loss), (0...1).contains(duplication) else {
+            throw ValidationError("--loss and --duplication are probabilities between 0 and 1")
+        }
+        do { _ = try Configuration(replicas: replicas) } catch { throw ValidationError(error.description) }
+    }
+
+    func options() -> SimulationOptions {
+        var options = SimulationOptions()
+        options.replicas = replicas
+        options.clients = clients
+        options.requestsPerClient = requests
+        options.keys = keys
+        options.loss = loss
+        options.duplication = duplication
+        options.partitions = partitions
+        options.healTime = healMs * 1000
+        options.livenessBound = livenessMs * 1000
+        if realCrypto {
+            options.realCrypto = RealCryptoFactory(
+                makeSuite: { SodiumCryptoSuite() },
+                makeSigner: { identity in
+                    // Deterministic keys from the identity number, so runs reproduce with real crypto too.
+                    var seed = [UInt8](repeating: 0, count: Ed25519.seedByteCount)
+                    for k in 0..<8 { seed[k] = UInt8(truncatingIfNeeded: identity >> (8 * k)) }
+                    return Ed25519Signer(seed: seed)!  // 32 bytes by construction
+                })
+        }
+        return options
+    }
+
+    func run() throws {
+        let range = seeds.map { $0.range } ?? (seed!...seed!)  // validate() guarantees exactly one is set
+        let options = options()
+        print("bftsim settings: seeds \(range.lowerBound)...\(range.upperBound) \(options.flags) --heal-ms \(healMs) "
+            + "--liveness-ms \(livenessMs)")
+        let clock = ContinuousClock()
+        let start = clock.now
+        var failed: [UInt64] = []
+        var completed = 0
+        for seed in range {
+            let simulation = try Simulation(seed: seed, options: options)
+            let result = simulation.run()
+            completed += result.stats.completedRequests
+            if !result.passed { failed.append(seed) }
+            if !result.passed || verbose || range.count == 1 { print(result.report) }
+        }
+        let seconds = Self.seconds(clock.now - start)
+        print("summary: \(range.count) seed(s), \(range.count - failed.count) passed, \(failed.count) with violations; "
+            + "\(completed) requests completed in \(Self.format(seconds)) s wall time "
+            + "(\(Int(Double(completed) / max(seconds, 1e-9))) committed requests per second)")
+        if !failed.isEmpty {
+            print("failing seeds: \(failed.map(String.init).joined(separator: " "))")
+            throw ExitCode(1)
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func format(_ value: Double) -> String { String(Double(Int(value * 100)) / 100) }
+}
+
+struct SeedRange: ExpressibleByArgument {
+    let range: ClosedRange<UInt64>
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ".", omittingEmptySubsequences: true)
+        guard argument.contains(".."), parts.count == 2, let low = UInt64(parts[0]), let high = UInt64(parts[1]),
+            low <= high
+        else { return nil }
+        range = low...high
+    }
+}
