@@ -120,4 +120,9 @@ public struct ClientStep: Hashable, Sendable {
 public struct Completion: Hashable, Sendable {
     public var timestamp: Timestamp
     public var result: [UInt8]
+
+    public init(timestamp: Timestamp, result: [UInt8]) {
+        self.timestamp = timestamp
+        self.result = result
+    }
 }

@@ -2,6 +2,8 @@
 extension Replica {
     /// The bytes a checkpoint digest covers: the application snapshot and the reply table (PBFT §4.3: the reply
     /// table is part of the state, or exactly-once would not survive state transfer). Clients in ascending order.
+    /// The table enters as (client, timestamp, result), never as the signed reply: each replica signs its own
+    /// replies, so their bytes differ, and the digest must be the same on every correct replica.
     func checkpointState() -> [UInt8] {
         var writer = ByteWriter()
         writer.byteString(application.snapshot())
@@ -11,8 +13,7 @@ extension Replica {
             guard let cached = replies[client] else { continue }
             writer.u64(client.rawValue)
             writer.u64(cached.timestamp.rawValue)
-            writer.u32(UInt32(cached.reply.encoded.count))
-            writer.raw(cached.reply.encoded)
+            writer.byteString(cached.result)
         }
         return writer.bytes
     }

@@ -102,7 +102,7 @@ extension Replica {
             }
             let result = application.apply(request.operation)
             let reply = sign(.reply(Reply(view: view, timestamp: request.timestamp, result: result)))
-            replies[client] = CachedReply(timestamp: request.timestamp, reply: reply)
+            replies[client] = CachedReply(timestamp: request.timestamp, result: result, reply: reply)
             effects.messages.append(Outbound(reply, to: .client(client)))
             pending.remove(client, upTo: request.timestamp)
             if let inFlight = ordered[client], inFlight <= request.timestamp { ordered[client] = nil }

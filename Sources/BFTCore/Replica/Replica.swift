@@ -160,6 +160,7 @@ struct Slot {
 
 struct CachedReply {
     var timestamp: Timestamp
+    var result: [UInt8]
     var reply: Envelope
 }
 

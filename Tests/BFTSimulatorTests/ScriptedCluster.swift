@@ -1,0 +1,79 @@
+import BFTCore
+import BFTKeyValue
+import BFTSimulator
+
+/// Four replicas and two clients built by hand, for scripted tests of single protocol rules: the test decides
+/// exactly which message reaches which replica.
+struct ScriptedCluster {
+    let configuration: Configuration
+    let registry = SimulatedKeyRegistry()
+    let suite: SimulatedCrypto
+    let replicaSigners: [SimulatedSigner]
+    let clientSigners: [ClientID: SimulatedSigner]
+    let directory: KeyDirectory
+    var replicas: [Replica]
+
+    init(options: ReplicaOptions = ReplicaOptions()) throws {
+        configuration = try Configuration(replicas: 4)
+        suite = SimulatedCrypto(registry: registry)
+        let registry = self.registry
+        let signers = (0..<4).map { registry.signer(secret: 100 + UInt64($0)) }
+        replicaSigners = signers
+        var clients: [ClientID: SimulatedSigner] = [:]
+        for id in [1, 2] as [ClientID] { clients[id] = registry.signer(secret: 200 + id.rawValue) }
+        clientSigners = clients
+        directory = KeyDirectory(replicas: signers.map(\.publicKey), clients: clients.mapValues(\.publicKey))
+        var replicas: [Replica] = []
+        for index in 0..<4 {
+            replicas.append(
+                Replica(
+                    id: ReplicaID(UInt32(index)), configuration: configuration, options: options, directory: directory,
+                    suite: suite, signer: signers[index], application: KeyValueStore()))
+        }
+        self.replicas = replicas
+    }
+
+    func request(_ client: ClientID, _ timestamp: Timestamp, _ command: KeyValueCommand) -> Envelope {
+        Envelope(
+            signing: .request(Request(timestamp: timestamp, operation: command.encoded())), from: .client(client),
+            with: clientSigners[client]!)
+    }
+
+    func signed(_ message: Message, by replica: ReplicaID) -> Envelope {
+        Envelope(signing: message, from: .replica(replica), with: replicaSigners[Int(replica.rawValue)])
+    }
+
+    func prePrepare(view: ViewNumber = 0, sequence: SequenceNumber, batch: [Envelope], digest: Digest? = nil,
+                    by sender: ReplicaID = 0) -> Envelope {
+        let d = digest ?? Replica.batchDigest(batch, suite: suite)
+        return signed(.prePrepare(PrePrepare(view: view, sequence: sequence, digest: d, batch: batch)), by: sender)
+    }
+
+    func prepare(_ sequence: SequenceNumber, _ digest: Digest, by replica: ReplicaID, view: ViewNumber = 0) -> Envelope {
+        signed(.prepare(Prepare(view: view, sequence: sequence, digest: digest)), by: replica)
+    }
+
+    func commit(_ sequence: SequenceNumber, _ digest: Digest, by replica: ReplicaID) -> Envelope {
+        signed(.commit(Commit(view: 0, sequence: sequence, digest: digest)), by: replica)
+    }
+
+    mutating func deliver(_ envelope: Envelope, to replica: ReplicaID) -> Effects {
+        replicas[Int(replica.rawValue)].receive(envelope)
+    }
+}
+
+extension Effects {
+    var rejections: [RejectReason] {
+        events.compactMap { if case .rejected(let reason, _, _) = $0 { reason } else { nil } }
+    }
+
+    func sent(_ kind: MessageKind) -> [Outbound] { messages.filter { $0.envelope.message.kind == kind } }
+
+    var executedSequences: [SequenceNumber] {
+        events.compactMap { if case .executed(let sequence, _, _) = $0 { sequence } else { nil } }
+    }
+
+    var committedSequences: [SequenceNumber] {
+        events.compactMap { if case .committed(_, let sequence, _) = $0 { sequence } else { nil } }
+    }
+}
