@@ -1,0 +1,60 @@
+import BFTCore
+import BFTKeyValue
+import BFTRuntime
+
+/// Test-only Byzantine behaviours that rewrite a correct replica's effects (the adversary module proper comes
+/// with its own issue). Each signs only with its own key.
+
+/// A primary that sends replica 1 a different pre-prepare for the same slot: the batch emptied, with the digest
+/// either recomputed (an equivocation) or kept (a digest that lies about the batch).
+struct EquivocatingPrimary: ReplicaBehavior {
+    var inner: Replica
+    let signer: any Signer
+    let suite: any CryptoSuite
+    let keepDigest: Bool
+    let victim: ReplicaID = 1
+
+    mutating func receive(_ envelope: Envelope) -> Effects { rewrite(inner.receive(envelope)) }
+    mutating func tick() -> Effects { rewrite(inner.tick()) }
+    var status: ReplicaStatus { inner.status }
+
+    func rewrite(_ effects: Effects) -> Effects {
+        var out = effects
+        out.messages = []
+        for outbound in effects.messages {
+            guard case .prePrepare(var prePrepare) = outbound.envelope.message, !prePrepare.batch.isEmpty else {
+                out.messages.append(outbound)
+                continue
+            }
+            prePrepare.batch = []
+            if !keepDigest { prePrepare.digest = Replica.batchDigest([], suite: suite) }
+            let forged = Envelope(signing: .prePrepare(prePrepare), from: .replica(inner.id), with: signer)
+            for replica in inner.configuration.replicas where replica != inner.id {
+                let targeted = outbound.destination == .allReplicas || outbound.destination == .replica(replica)
+                guard targeted else { continue }
+                out.messages.append(Outbound(replica == victim ? forged : outbound.envelope, to: .replica(replica)))
+            }
+        }
+        return out
+    }
+}
+
+/// A replica that answers every client with a wrong result.
+struct LyingReplier: ReplicaBehavior {
+    var inner: Replica
+    let signer: any Signer
+
+    mutating func receive(_ envelope: Envelope) -> Effects { rewrite(inner.receive(envelope)) }
+    mutating func tick() -> Effects { rewrite(inner.tick()) }
+    var status: ReplicaStatus { inner.status }
+
+    func rewrite(_ effects: Effects) -> Effects {
+        var out = effects
+        out.messages = effects.messages.map { outbound in
+            guard case .reply(var reply) = outbound.envelope.message else { return outbound }
+            reply.result = KeyValueResult.value(Array("a lie".utf8)).encoded()
+            return Outbound(Envelope(signing: .reply(reply), from: .replica(inner.id), with: signer), to: outbound.destination)
+        }
+        return out
+    }
+}
