@@ -32,16 +32,24 @@ public final class InMemoryStore: DurableStore {
         guard !records.isEmpty else { return }
         persistCalls += 1
         self.records += records
+        var stable: SequenceNumber?
+        for record in records {
+            if case .stableCheckpoint(let sequence, _) = record { stable = sequence }
+        }
+        guard let stable else { return }
         // Keep only what is above the last stable checkpoint, as a real store truncates below the low watermark.
-        if let stable = records.last(where: { if case .stableCheckpoint = $0 { true } else { false } }),
-            case .stableCheckpoint(let sequence, _) = stable
-        {
-            self.records = self.records.filter { record in
-                switch record {
-                case .stableCheckpoint(let s, _): s >= sequence
-                case .prePrepare(let e), .vote(let e): Self.sequence(of: e).map { $0 > sequence } ?? true
-                }
-            }
+        // (Plain loops: a closure here crashed the Swift 6.3.1 optimizer in CopyPropagation.)
+        var kept: [DurableRecord] = []
+        for record in self.records where Self.isAbove(record, stable) { kept.append(record) }
+        self.records = kept
+    }
+
+    static func isAbove(_ record: DurableRecord, _ stable: SequenceNumber) -> Bool {
+        switch record {
+        case .stableCheckpoint(let sequence, _): return sequence >= stable
+        case .prePrepare(let envelope), .vote(let envelope):
+            guard let sequence = sequence(of: envelope) else { return true }
+            return sequence > stable
         }
     }
 
