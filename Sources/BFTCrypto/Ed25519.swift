@@ -54,6 +54,14 @@ public final class Ed25519Signer: Signer {
         sodium_memzero(&secretKey, secretKey.count)
     }
 
+    /// A key pair derived from a small identity number, the same on every run: for simulations and tests that
+    /// must reproduce with real signatures. Never for deployment, where keys come from `init()`.
+    public static func deterministic(identity: UInt64) -> Ed25519Signer {
+        var seed = [UInt8](repeating: 0, count: Ed25519.seedByteCount)
+        for k in 0..<8 { seed[k] = UInt8(truncatingIfNeeded: identity >> (8 * k)) }
+        return Ed25519Signer(validSeed: seed)
+    }
+
     /// The 32-byte seed, for writing a key file.
     public var seed: [UInt8] { Array(secretKey[0..<Ed25519.seedByteCount]) }
 

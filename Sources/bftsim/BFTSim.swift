@@ -86,12 +86,8 @@ struct BFTSim: ParsableCommand {
         if realCrypto {
             options.realCrypto = RealCryptoFactory(
                 makeSuite: { SodiumCryptoSuite() },
-                makeSigner: { identity in
-                    // Deterministic keys from the identity number, so runs reproduce with real crypto too.
-                    var seed = [UInt8](repeating: 0, count: Ed25519.seedByteCount)
-                    for k in 0..<8 { seed[k] = UInt8(truncatingIfNeeded: identity >> (8 * k)) }
-                    return Ed25519Signer(seed: seed)!  // 32 bytes by construction
-                })
+                // Deterministic keys from the identity number, so runs reproduce with real crypto too.
+                makeSigner: { Ed25519Signer.deterministic(identity: $0) })
         }
         return options
     }

@@ -17,11 +17,7 @@ struct SweepTests {
     static var realCrypto: RealCryptoFactory {
         RealCryptoFactory(
         makeSuite: { SodiumCryptoSuite() },
-        makeSigner: { identity in
-            var seed = [UInt8](repeating: 0, count: 32)
-            for k in 0..<8 { seed[k] = UInt8(truncatingIfNeeded: identity >> (8 * k)) }
-            return Ed25519Signer(seed: seed)!
-        })
+        makeSigner: { Ed25519Signer.deterministic(identity: $0) })
     }
 
     @Test("a fault-free run completes every request with no violation")
