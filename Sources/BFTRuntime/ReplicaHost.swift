@@ -42,8 +42,10 @@ public struct ReplicaHost {
         carryOut(behavior.tick())
     }
 
-    /// Persist, then send: a crash between the two loses only messages, never a promise already made.
-    mutating func carryOut(_ effects: Effects) -> [ReplicaEvent] {
+    /// Persist, then send: a crash between the two loses only messages, never a promise already made. Public for
+    /// the effects a replica produces outside `receive` and `tick`, such as `Replica.recover(from:)`.
+    @discardableResult
+    public mutating func carryOut(_ effects: Effects) -> [ReplicaEvent] {
         if !effects.durable.isEmpty {
             store.persist(effects.durable)
             counters.recordsPersisted += effects.durable.count

@@ -58,7 +58,11 @@ struct Checkers {
         for (replica, log) in correctLogs {
             var expected: UInt64 = 1
             var seen: Set<ClientTimestamp> = []
-            for entry in log.executed {
+            for (index, entry) in log.executed.enumerated() {
+                if let resume = log.resumes[index] {
+                    expected = resume.next
+                    if resume.fresh { seen = [] }
+                }
                 if entry.sequence.rawValue != expected {
                     found.append(Violation(invariant: .integrity, detail:
                         "\(replica) executed \(entry.sequence) when \(expected) was next"))
@@ -120,7 +124,12 @@ struct Checkers {
     /// Passing proves the history linearizable; a failure means a client saw something the agreed order did not
     /// produce, which invariant 4 forbids even if some other order could explain it.
     func linearizability() -> [Violation] {
-        let longest = correctLogs.max { $0.1.executed.count < $1.1.executed.count }?.1.executed ?? []
+        var agreed: [UInt64: [ExecutedRequest]] = [:]
+        for (_, log) in correctLogs {
+            for entry in log.executed where agreed[entry.sequence.rawValue] == nil {
+                agreed[entry.sequence.rawValue] = entry.requests
+            }
+        }
         var operations: [ClientTimestamp: Int] = [:]
         for (index, operation) in simulation.history.enumerated() {
             operations[ClientTimestamp(operation.client, operation.timestamp)] = index
@@ -128,7 +137,7 @@ struct Checkers {
         var model = KeyValueStore()
         var position: [Int: Int] = [:]
         var expected: [Int: [UInt8]] = [:]
-        for request in longest.flatMap(\.requests) {
+        for request in agreed.keys.sorted().flatMap({ agreed[$0] ?? [] }) {
             guard let index = operations[ClientTimestamp(request.client, request.timestamp)] else { continue }
             position[index] = position.count
             expected[index] = model.execute(simulation.history[index].command).encoded()

@@ -19,6 +19,13 @@ public struct ReplicaLog: Sendable {
     public var stableCheckpoints: [(sequence: SequenceNumber, digest: Digest)] = []
     public var rejected: [RejectReason: Int] = [:]
     public var fellBehind = 0
+    /// Where execution legitimately restarts: at index i of `executed`, the next sequence number is `next`;
+    /// after a restart (`fresh`) requests may run again, re-executed from durable records.
+    public var resumes: [Int: (next: UInt64, fresh: Bool)] = [:]
+    public var viewChangesStarted = 0
+    public var viewsInstalled: [(time: UInt64, view: ViewNumber)] = []
+    public var stateTransfers: [(time: UInt64, sequence: SequenceNumber)] = []
+    public var restarts = 0
 }
 
 public enum Invariant: String, Sendable, CaseIterable {

@@ -13,11 +13,17 @@ public final class Simulation {
     public private(set) var time: UInt64 = 0
     public private(set) var history: [Operation] = []
     public private(set) var logs: [ReplicaLog]
-    public private(set) var stats = SimulationStats()
+    public internal(set) var stats = SimulationStats()
 
     var queue = EventQueue<SimulationEvent>()
     var hosts: [ReplicaHost] = []
     var transports: [OutboxTransport] = []
+    var stores: [InMemoryStore] = []
+    /// Makes replica i afresh, as a restarted process would (its durable store is kept apart).
+    var makeReplica: [() -> Replica] = []
+    var tickIntervals: [UInt64] = []
+    /// Crashed replicas: they receive nothing and do not tick until restarted.
+    var down: Set<ReplicaID> = []
     var clients: [SimulatedClient] = []
     var network: SeededRandom
     var nemesis: SeededRandom
@@ -52,11 +58,19 @@ public final class Simulation {
         for index in 0..<options.replicas {
             let id = ReplicaID(UInt32(index))
             let replicaSuite = suite()
-            let replica = Replica(
-                id: id, configuration: configuration, options: options.replicaOptions, directory: directory,
-                suite: replicaSuite, signer: replicaSigners[index], application: KeyValueStore())
+            let (configuration, replicaOptions, signer) = (configuration, options.replicaOptions, replicaSigners[index])
+            makeReplica.append {
+                Replica(
+                    id: id, configuration: configuration, options: replicaOptions, directory: directory,
+                    suite: replicaSuite, signer: signer, application: KeyValueStore())
+            }
+            let replica = makeReplica[index]()
             let transport = OutboxTransport()
             transports.append(transport)
+            let store = InMemoryStore()
+            stores.append(store)
+            let skew = options.tickSkew * (Double(nemesis.next() >> 11) / Double(1 << 53) * 2 - 1)
+            tickIntervals.append(max(1, UInt64(Double(options.tickInterval) * (1 + skew))))
             var behavior: any ReplicaBehavior = replica
             if let factory = options.behaviors[id] {
                 behavior = factory(replica, replicaSigners[index], replicaSuite)
@@ -65,7 +79,7 @@ public final class Simulation {
             hosts.append(
                 ReplicaHost(
                     id: id, configuration: configuration, behavior: behavior, transport: transport,
-                    store: InMemoryStore(), limits: options.replicaOptions.limits))
+                    store: store, limits: options.replicaOptions.limits))
         }
         for index in 0..<options.clients {
             let session = ClientSession(
@@ -106,25 +120,8 @@ public final class Simulation {
             queue.push(workload.next() % 1_000, .invoke(client))
         }
         for (index, injection) in options.injections.enumerated() { queue.push(injection.time, .inject(index)) }
-        if options.partitions { schedulePartitions() }
+        scheduleNemesis()
         queue.push(options.healTime, .heal)
-    }
-
-    /// Isolates random sets of backups (never the primary of view 0) for random spans, one at a time.
-    private func schedulePartitions() {
-        let backups = configuration.replicas.filter { $0 != configuration.primary(of: 0) }
-        var start = 50_000 + nemesis.next() % 200_000
-        while start < options.healTime {
-            let size = 1 + Int(nemesis.next() % UInt64(max(1, min(backups.count - 1, 2 * configuration.faultTolerance))))
-            var chosen = backups
-            for i in stride(from: chosen.count - 1, to: 0, by: -1) {
-                chosen.swapAt(i, Int(nemesis.next() % UInt64(i + 1)))
-            }
-            let span = 20_000 + nemesis.next() % 400_000
-            queue.push(start, .isolate(Array(chosen.prefix(size))))
-            queue.push(min(start + span, options.healTime), .heal)
-            start += span + 20_000 + nemesis.next() % 300_000
-        }
     }
 
     private func handle(_ event: SimulationEvent) {
@@ -134,19 +131,25 @@ public final class Simulation {
             trace.record(time: time, from: from, to: to, frame: frame)
             deliver(frame, to: to)
         case .replicaTick(let replica):
-            let events = hosts[Int(replica.rawValue)].tick()
-            record(events, at: replica)
-            flush(from: replica)
-            queue.push(time + options.tickInterval, .replicaTick(replica))
+            if !down.contains(replica) {
+                let events = hosts[Int(replica.rawValue)].tick()
+                record(events, at: replica)
+                flush(from: replica)
+            }
+            queue.push(time + tickIntervals[Int(replica.rawValue)], .replicaTick(replica))
         case .clientTick(let index):
             send(clients[index].session.tick(), from: index)
             queue.push(time + options.tickInterval, .clientTick(index))
         case .invoke(let index):
             invoke(index)
-        case .isolate(let replicas):
-            isolated = Set(replicas)
+        case .isolate(let size, let includePrimary):
+            isolate(size: size, includePrimary: includePrimary)
         case .heal:
             isolated = []
+        case .crash(let count, let includePrimary):
+            crash(count: count, includePrimary: includePrimary)
+        case .restartAll:
+            restartAll()
         case .inject(let index):
             let injection = options.injections[index]
             var signers: [ClientID: any Signer] = [:]
@@ -158,6 +161,10 @@ public final class Simulation {
     private func deliver(_ frame: [UInt8], to node: Node) {
         switch node {
         case .replica(let replica):
+            guard !down.contains(replica) else {
+                stats.dropped += 1
+                return
+            }
             let events = hosts[Int(replica.rawValue)].receive(frame: frame)
             record(events, at: replica)
             flush(from: replica)
@@ -220,7 +227,7 @@ public final class Simulation {
 
     // MARK: Network
 
-    private func record(_ events: [ReplicaEvent], at replica: ReplicaID) {
+    func record(_ events: [ReplicaEvent], at replica: ReplicaID) {
         let index = Int(replica.rawValue)
         for event in events {
             switch event {
@@ -231,11 +238,19 @@ public final class Simulation {
             case .checkpointStable(let sequence, let digest): logs[index].stableCheckpoints.append((sequence, digest))
             case .rejected(let reason, _, _): logs[index].rejected[reason, default: 0] += 1
             case .fellBehind: logs[index].fellBehind += 1
+            case .stateTransferred(let sequence):
+                logs[index].stateTransfers.append((time, sequence))
+                logs[index].resumes[logs[index].executed.count] = (sequence.rawValue + 1, false)
+            case .recovered(_, let stable):
+                logs[index].restarts += 1
+                logs[index].resumes[logs[index].executed.count] = (stable.rawValue + 1, true)
+            case .viewChangeStarted: logs[index].viewChangesStarted += 1
+            case .viewInstalled(let view): logs[index].viewsInstalled.append((time, view))
             }
         }
     }
 
-    private func flush(from replica: ReplicaID) {
+    func flush(from replica: ReplicaID) {
         let transport = transports[Int(replica.rawValue)]
         let outbox = transport.outbox
         transport.outbox.removeAll(keepingCapacity: true)
@@ -299,9 +314,13 @@ enum SimulationEvent {
     case replicaTick(ReplicaID)
     case clientTick(Int)
     case invoke(Int)
-    case isolate([ReplicaID])
+    /// Isolate `size` random replicas, the current primary among them if `includePrimary`.
+    case isolate(size: Int, includePrimary: Bool)
     case heal
     case inject(Int)
+    /// Crash `count` random correct replicas (the current primary among them if `includePrimary`).
+    case crash(count: Int, includePrimary: Bool)
+    case restartAll
 }
 
 struct SimulatedClient {
@@ -322,4 +341,5 @@ public struct SimulationStats: Sendable {
     public var completedRequests = 0
     public var executedRequests = 0
     public var undecodableAtClients = 0
+    public var crashes = 0
 }

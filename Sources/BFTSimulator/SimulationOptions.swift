@@ -14,15 +14,24 @@ public struct SimulationOptions {
     /// Probability that a message is lost, or delivered twice, before the network heals.
     public var loss = 0.0
     public var duplication = 0.0
-    /// Isolate random sets of backups (never the primary) for random spans before the network heals.
+    /// Isolate random sets of replicas for random spans before the network heals: backups only, unless
+    /// `isolatePrimary` is set.
     public var partitions = false
+    /// Nemesis: most isolations include the current primary, which forces view changes.
+    public var isolatePrimary = false
+    /// Nemesis: crash up to f correct replicas at a time (the primary half of the time) and restart them from
+    /// their durable records after a while, before the heal. What was not durable is lost.
+    public var crashes = false
+    /// Nemesis: crash every replica at once, then restart them all from their durable records.
+    public var clusterRestarts = false
+    /// Each replica's tick interval is scaled by its own factor in [1 - skew, 1 + skew].
+    public var tickSkew = 0.0
     /// After this time the network is reliable and connected: the liveness phase.
     public var healTime: UInt64 = 2_000_000
     /// Every request must complete within this long after the heal (invariant 7's bound).
     public var livenessBound: UInt64 = 10_000_000
     public var tickInterval: UInt64 = 10_000
-    /// Whether to check liveness: off when a Byzantine primary is present, since the view change that would
-    /// restore progress is not part of this engine yet.
+    /// Whether to check liveness (invariant 7). Off only for deliberately broken variants that stall.
     public var checkLiveness = true
     /// Sign and hash with the real BFTCrypto suite instead of the simulated one (set by the caller, who owns it).
     public var realCrypto: RealCryptoFactory?
@@ -40,6 +49,10 @@ public struct SimulationOptions {
         var text = "--replicas \(replicas) --clients \(clients) --requests \(requestsPerClient) --keys \(keys)"
         text += " --loss \(loss) --duplication \(duplication)"
         if partitions { text += " --partitions" }
+        if isolatePrimary { text += " --isolate-primary" }
+        if crashes { text += " --crashes" }
+        if clusterRestarts { text += " --cluster-restarts" }
+        if tickSkew > 0 { text += " --tick-skew \(tickSkew)" }
         if realCrypto != nil { text += " --real-crypto" }
         return text
     }

@@ -16,15 +16,54 @@ public struct Outbound: Hashable, Sendable {
     }
 }
 
-/// What must survive a crash before the messages of the same `Effects` may be sent. The durability contract is
-/// refined with the view change (issue 4); in the normal case a replica records what it accepted and what it said.
+/// What must survive a crash before the messages of the same `Effects` may be sent.
+///
+/// **The durability contract.** A host persists every record of an `Effects` before it sends any of its messages,
+/// and the replica emits a record in the same `Effects` as the first message that depends on it:
+///
+/// | record | persisted before the replica sends | so that after a restart it |
+/// |---|---|---|
+/// | `prePrepare` | its prepare for that pre-prepare (the primary: the pre-prepare) | never accepts or issues a second digest for (v, n) |
+/// | `vote` | that prepare or commit | never votes for two digests at (v, n) |
+/// | `prepared` | its commit for the slot | still carries the certificate in its view-change (PBFT §4.4's P) |
+/// | `committed` | any reply produced by executing the slot | re-executes exactly what it executed before |
+/// | `viewChange` | the view-change message | never takes part in the view it left |
+/// | `newView` | anything in the new view | is in the view it joined, with its pre-prepares |
+/// | `stableCheckpoint` | nothing; it allows discarding older records | restores the state, the proof and the log window |
+///
+/// Checkpoint messages need no record: their digest is a function of the executed prefix, which the records
+/// above reproduce. `Replica.recover(from:)` rebuilds a replica from these records.
 public enum DurableRecord: Hashable, Sendable {
     /// A pre-prepare this replica accepted (or, at the primary, issued).
     case prePrepare(Envelope)
     /// A prepare or commit this replica signed.
     case vote(Envelope)
-    /// A checkpoint that became stable, with its proof; records below it may be discarded.
-    case stableCheckpoint(sequence: SequenceNumber, stateDigest: Digest)
+    /// A prepared certificate this replica formed: the pre-prepare and the matching prepares.
+    case prepared(PreparedCertificate)
+    /// The slot reached committed-local in `view` with `digest`; it may be executed.
+    case committed(view: ViewNumber, sequence: SequenceNumber, digest: Digest)
+    /// The view-change message this replica sent: it left every view below `newView`.
+    case viewChange(Envelope)
+    /// The new-view message this replica accepted (or, as the new primary, sent).
+    case newView(Envelope)
+    /// A checkpoint that became stable, with its proof and the state it certifies; older records may be dropped.
+    case stableCheckpoint(StableCheckpoint)
+}
+
+/// A stable checkpoint (PBFT §4.3) as it is kept: its sequence number, the certified state digest, the 2f+1
+/// checkpoint messages that certify it, and the state bytes (application snapshot and reply table).
+public struct StableCheckpoint: Hashable, Sendable {
+    public var sequence: SequenceNumber
+    public var stateDigest: Digest
+    public var proof: [Envelope]
+    public var state: [UInt8]
+
+    public init(sequence: SequenceNumber, stateDigest: Digest, proof: [Envelope], state: [UInt8]) {
+        self.sequence = sequence
+        self.stateDigest = stateDigest
+        self.proof = proof
+        self.state = state
+    }
 }
 
 /// The output of one step of a replica: records to make durable, then messages to send, and events that report
@@ -70,8 +109,17 @@ public enum ReplicaEvent: Hashable, Sendable {
     case checkpointStable(sequence: SequenceNumber, stateDigest: Digest)
     /// An input was refused without changing state.
     case rejected(RejectReason, from: Principal, kind: MessageKind)
-    /// 2f+1 replicas certified a checkpoint this replica has not reached or disagrees with.
+    /// 2f+1 replicas certified a checkpoint this replica has not reached: it starts a state transfer.
     case fellBehind(stableSequence: SequenceNumber)
+    /// The state at `sequence` was fetched, verified against its certified digest and installed.
+    case stateTransferred(sequence: SequenceNumber)
+    /// The view-change timer expired, or f+1 peers moved on: this replica left its view for `view`.
+    case viewChangeStarted(view: ViewNumber)
+    /// A new-view was accepted (or, at the new primary, issued): normal operation resumes in `view`.
+    case viewInstalled(view: ViewNumber)
+    /// The replica was rebuilt from its durable records: its state is that of checkpoint `stableSequence`, and
+    /// it executes again, in order, the slots its records show committed above it.
+    case recovered(view: ViewNumber, stableSequence: SequenceNumber)
 }
 
 /// Why an input was refused. Each is an expected input from a Byzantine peer or a faulty client.
@@ -91,4 +139,12 @@ public enum RejectReason: String, Hashable, Sendable, CaseIterable {
     case misalignedCheckpoint = "checkpoint not at a checkpoint interval"
     case unexpectedMessage = "message not handled by a replica in this state"
     case undecodable = "undecodable frame"
+    case changingView = "normal-case message while the view is changing"
+    case staleView = "message for an older view"
+    case invalidViewChange = "view-change with an invalid checkpoint proof or certificate"
+    case invalidNewView = "new-view that does not match the view-changes it carries"
+    case notNewPrimary = "new-view not from the primary of its view"
+    case noSuchState = "state requested that this replica does not hold"
+    case unexpectedChunk = "state chunk not asked for"
+    case stateDigestMismatch = "transferred state does not match its certified digest"
 }

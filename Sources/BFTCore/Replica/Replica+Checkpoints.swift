@@ -38,8 +38,8 @@ extension Replica {
         guard checkpoint.sequence.rawValue % options.checkpointInterval == 0 else {
             return reject(.misalignedCheckpoint, envelope, &effects)
         }
-        // Checkpoints at or below h are settled; far above H they cannot be used yet and would let a Byzantine
-        // replica grow this table.
+        if checkpoint.sequence > highWatermark { return handleFarCheckpoint(sender, envelope, checkpoint, &effects) }
+        // Checkpoints at or below h are settled.
         guard inWindow(checkpoint.sequence) else { return reject(.outsideWatermarks, envelope, &effects) }
         var record = checkpoints[checkpoint.sequence.rawValue] ?? CheckpointRecord()
         switch record.votes.add(sender, checkpoint.stateDigest) {
@@ -52,41 +52,124 @@ extension Replica {
         checkStable(checkpoint.sequence, &effects)
     }
 
-    /// A checkpoint is stable at a quorum (2f+1) of matching messages, this replica's own among them. Then h moves
-    /// to it and everything at or below it is discarded, so memory stays bounded by the window.
+    /// A checkpoint above H cannot be logged (a Byzantine replica would grow the table), but 2f+1 matching ones
+    /// prove this replica is behind by more than its window: it adopts that checkpoint and fetches its state.
+    /// Only the two newest per sender are kept, which holds both a peer's stable proof and its latest checkpoint.
+    private mutating func handleFarCheckpoint(
+        _ sender: ReplicaID, _ envelope: Envelope, _ checkpoint: Checkpoint, _ effects: inout Effects
+    ) {
+        heardAhead = true
+        var kept = farCheckpoints[sender] ?? []
+        guard !kept.contains(where: { $0.checkpoint == checkpoint }) else { return reject(.duplicate, envelope, &effects) }
+        guard verified(envelope) else { return reject(.badSignature, envelope, &effects) }
+        kept.append((checkpoint, envelope))
+        kept.sort { $0.checkpoint.sequence > $1.checkpoint.sequence }
+        farCheckpoints[sender] = Array(kept.prefix(2))
+        let proof = configuration.replicas.compactMap { replica in
+            farCheckpoints[replica]?.first { $0.checkpoint == checkpoint }?.envelope
+        }
+        guard proof.count >= configuration.quorum else { return }
+        adoptStableCheckpoint(checkpoint.sequence, checkpoint.stateDigest, proof: proof, &effects)
+    }
+
+    /// A checkpoint is stable at a quorum (2f+1) of matching messages. If this replica's own checkpoint is among
+    /// them, h moves to it. If the quorum certified a state this replica has not reached, it gives its own
+    /// execution a status interval to get there (it is usually just a little slower) and then fetches the state.
     mutating func checkStable(_ sequence: SequenceNumber, _ effects: inout Effects) {
         guard let record = checkpoints[sequence.rawValue] else { return }
-        guard let own = record.own else {
-            // A quorum certified a state this replica has not reached: it is behind (state transfer, issue 4).
-            if sequence > reportedBehind, record.votes.voterCount >= configuration.quorum {
-                reportedBehind = sequence
-                effects.events.append(.fellBehind(stableSequence: sequence))
+        let candidates = configuration.replicas.compactMap { record.envelopes[$0] }
+        guard let digest = quorumDigest(candidates) else { return }
+        let proof = candidates.filter {
+            if case .checkpoint(let c) = $0.message { c.stateDigest == digest } else { false }
+        }
+        if record.own == nil && lastExecuted < sequence {
+            if (certifiedAhead?.sequence ?? 0) < sequence {
+                certifiedAhead = (sequence, digest, proof, certifiedAhead?.since ?? ticks)
             }
             return
         }
-        guard record.votes.count(for: own.digest) >= configuration.quorum else { return }
-        let proof = configuration.replicas.compactMap { replica -> Envelope? in
-            guard let envelope = record.envelopes[replica], case .checkpoint(let c) = envelope.message,
-                c.stateDigest == own.digest
-            else { return nil }
-            return envelope
+        adoptStableCheckpoint(sequence, digest, proof: proof, &effects)
+    }
+
+    /// Fetches a certified checkpoint this replica has not reached by itself within a status interval.
+    mutating func adoptCertifiedIfStillBehind(_ effects: inout Effects) {
+        guard let ahead = certifiedAhead else { return }
+        if ahead.sequence <= lowWatermark {
+            certifiedAhead = nil
+        } else if ticks - ahead.since >= UInt64(options.statusIntervalTicks) {
+            certifiedAhead = nil
+            adoptStableCheckpoint(ahead.sequence, ahead.digest, proof: ahead.proof, &effects)
         }
+    }
+
+    /// The digest that a quorum of the given (already verified) checkpoint messages agree on, if any.
+    private func quorumDigest(_ envelopes: [Envelope]) -> Digest? {
+        var votes = QuorumTracker<Digest>()
+        for envelope in envelopes {
+            guard let voter = envelope.sender.replicaID, case .checkpoint(let c) = envelope.message else { continue }
+            if case .added(let count) = votes.add(voter, c.stateDigest), count >= configuration.quorum {
+                return c.stateDigest
+            }
+        }
+        return nil
+    }
+
+    /// Makes the certified checkpoint (sequence, digest) this replica's stable one. With its own matching
+    /// checkpoint it truncates at once; behind it, it moves h anyway (peers have discarded what lies below) and
+    /// fetches the state, which it installs once the digest checks.
+    mutating func adoptStableCheckpoint(
+        _ sequence: SequenceNumber, _ digest: Digest, proof: [Envelope], _ effects: inout Effects
+    ) {
+        guard sequence > lowWatermark else { return }
+        if let own = checkpoints[sequence.rawValue]?.own, own.digest == digest {
+            return makeStable(StableCheckpoint(sequence: sequence, stateDigest: digest, proof: proof, state: own.snapshot),
+                              &effects)
+        }
+        // A correct replica that executed past the checkpoint reached the same state (determinism).
+        guard lastExecuted < sequence else { return }
         lowWatermark = sequence
         stableProof = proof
-        stableStateDigest = own.digest
+        stableStateDigest = digest
+        stableState = nil
+        truncate(upTo: sequence)
+        if sequence > reportedBehind {
+            reportedBehind = sequence
+            effects.events.append(.fellBehind(stableSequence: sequence))
+        }
+        beginStateTransfer(sequence, digest, proof: proof, &effects)
+    }
+
+    /// h moves to the checkpoint and everything at or below it is discarded, so memory stays bounded by L.
+    mutating func makeStable(_ checkpoint: StableCheckpoint, _ effects: inout Effects) {
+        lowWatermark = checkpoint.sequence
+        stableProof = checkpoint.proof
+        stableStateDigest = checkpoint.stateDigest
+        stableState = checkpoint.state
+        truncate(upTo: checkpoint.sequence)
+        noteProgress()
+        effects.durable.append(.stableCheckpoint(checkpoint))
+        effects.events.append(.checkpointStable(sequence: checkpoint.sequence, stateDigest: checkpoint.stateDigest))
+        if isPrimary { cutBatches(force: false, &effects) }
+    }
+
+    mutating func truncate(upTo sequence: SequenceNumber) {
         log = log.filter { $0.key > sequence.rawValue }
         checkpoints = checkpoints.filter { $0.key > sequence.rawValue }
-        noteProgress()
-        effects.durable.append(.stableCheckpoint(sequence: sequence, stateDigest: own.digest))
-        effects.events.append(.checkpointStable(sequence: sequence, stateDigest: own.digest))
-        if isPrimary { cutBatches(force: false, &effects) }
+        preparedCertificates = preparedCertificates.filter { $0.key > sequence.rawValue }
+        farCheckpoints = farCheckpoints.compactMapValues { kept in
+            let above = kept.filter { $0.checkpoint.sequence > sequence }
+            return above.isEmpty ? nil : above
+        }
+        if nextSequence <= sequence { nextSequence = sequence.next }
+        if let transfer, transfer.sequence <= sequence, lastExecuted >= transfer.sequence { self.transfer = nil }
     }
 
     // MARK: Status and retransmission
 
     /// Whether anything is waiting on other replicas: an unexecuted slot, a queued request, an unstable checkpoint.
     var isWaiting: Bool {
-        !pending.isEmpty || log.keys.contains { $0 > lastExecuted.rawValue } || !checkpoints.isEmpty
+        !pending.isEmpty || log.keys.contains { $0 > lastExecuted.rawValue } || !checkpoints.isEmpty || !viewActive
+            || heardAhead || !waiting.isEmpty
     }
 
     /// A replica stuck with work waiting multicasts its status, so peers send what it lacks, and re-multicasts its
@@ -94,6 +177,11 @@ extension Replica {
     mutating func sendStatusIfStuck(_ effects: inout Effects) {
         guard ticks - lastProgressTick >= UInt64(options.statusIntervalTicks), isWaiting else { return }
         lastProgressTick = ticks
+        heardAhead = false
+        // While changing views, the view-change is what the others need (PBFT §4.4 retransmission).
+        if !viewActive, let own = viewChanges[id], own.view == view {
+            effects.messages.append(Outbound(own.envelope, to: .allReplicas))
+        }
         let status = sign(.status(Status(view: view, lastExecuted: lastExecuted, stableSequence: lowWatermark)))
         effects.messages.append(Outbound(status, to: .allReplicas))
         retransmitSlots(after: lastExecuted, to: .allReplicas, &effects)
@@ -122,18 +210,18 @@ extension Replica {
     /// a Byzantine peer cannot use status messages to amplify traffic.
     mutating func handleStatus(_ envelope: Envelope, _ status: Status, _ effects: inout Effects) {
         guard let sender = envelope.sender.replicaID else { return reject(.unknownSender, envelope, &effects) }
-        if let last = lastStatusAnswered[sender], ticks - last < UInt64(options.statusIntervalTicks) {
-            return reject(.duplicate, envelope, &effects)
-        }
-        lastStatusAnswered[sender] = ticks
+        if status.view > view { heardAhead = true }
+        guard mayAnswer(sender) else { return reject(.duplicate, envelope, &effects) }
         let to = Destination.replica(sender)
-        if status.view == view { retransmitSlots(after: status.lastExecuted, to: to, &effects) }
+        if status.view == view && viewActive { retransmitSlots(after: status.lastExecuted, to: to, &effects) }
+        if status.view < view && viewActive, let newView = acceptedNewView {
+            effects.messages.append(Outbound(newView, to: to))
+        }
         for sequence in checkpoints.keys.sorted() where sequence > status.stableSequence.rawValue {
             if let own = checkpoints[sequence]?.own { effects.messages.append(Outbound(own.envelope, to: to)) }
         }
         if status.stableSequence < lowWatermark {
-            // The peer is behind this replica's stable checkpoint: the proof tells it so (it then needs state
-            // transfer, which arrives with the view-change issue).
+            // The peer is behind this replica's stable checkpoint: the proof tells it so, and it fetches the state.
             for proof in stableProof { effects.messages.append(Outbound(proof, to: to)) }
         }
     }

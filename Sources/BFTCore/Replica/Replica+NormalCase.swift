@@ -4,8 +4,8 @@ extension Replica {
         guard envelope.sender == .replica(configuration.primary(of: prePrepare.view)) else {
             return reject(.notFromPrimary, envelope, &effects)
         }
-        guard prePrepare.view == view else { return reject(.wrongView, envelope, &effects) }
-        guard inWindow(prePrepare.sequence) else { return reject(.outsideWatermarks, envelope, &effects) }
+        guard admitNormalCase(prePrepare.view, envelope, &effects) else { return }
+        guard admitSequence(prePrepare.sequence, envelope, &effects) else { return }
         if let existing = log[prePrepare.sequence.rawValue]?.digest {
             // One digest per (v, n): a second, different one is the primary equivocating.
             return reject(existing == prePrepare.digest ? .duplicate : .conflictingDigest, envelope, &effects)
@@ -41,6 +41,16 @@ extension Replica {
         }
     }
 
+    /// PBFT §4.2's watermarks. A message above H shows that peers are ahead: this replica asks them by status.
+    mutating func admitSequence(_ sequence: SequenceNumber, _ envelope: Envelope, _ effects: inout Effects) -> Bool {
+        guard inWindow(sequence) else {
+            if sequence > highWatermark { heardAhead = true }
+            reject(.outsideWatermarks, envelope, &effects)
+            return false
+        }
+        return true
+    }
+
     /// A request inside a batch must come from a known client and carry that client's valid signature.
     func isValidRequest(_ envelope: Envelope) -> Bool {
         guard case .request = envelope.message, envelope.sender.clientID != nil else { return false }
@@ -53,8 +63,8 @@ extension Replica {
         guard let sender = envelope.sender.replicaID else { return reject(.unknownSender, envelope, &effects) }
         // PBFT §4.2: prepares come from backups; the primary's pre-prepare stands for its vote.
         guard sender != configuration.primary(of: prepare.view) else { return reject(.fromPrimary, envelope, &effects) }
-        guard prepare.view == view else { return reject(.wrongView, envelope, &effects) }
-        guard inWindow(prepare.sequence) else { return reject(.outsideWatermarks, envelope, &effects) }
+        guard admitNormalCase(prepare.view, envelope, &effects) else { return }
+        guard admitSequence(prepare.sequence, envelope, &effects) else { return }
         var slot = log[prepare.sequence.rawValue] ?? Slot(view: view)
         switch slot.prepares.add(sender, prepare.digest) {
         case .duplicate: return reject(.duplicate, envelope, &effects)
@@ -68,8 +78,8 @@ extension Replica {
 
     mutating func handleCommit(_ envelope: Envelope, _ commit: Commit, _ effects: inout Effects) {
         guard let sender = envelope.sender.replicaID else { return reject(.unknownSender, envelope, &effects) }
-        guard commit.view == view else { return reject(.wrongView, envelope, &effects) }
-        guard inWindow(commit.sequence) else { return reject(.outsideWatermarks, envelope, &effects) }
+        guard admitNormalCase(commit.view, envelope, &effects) else { return }
+        guard admitSequence(commit.sequence, envelope, &effects) else { return }
         var slot = log[commit.sequence.rawValue] ?? Slot(view: view)
         switch slot.commits.add(sender, commit.digest) {
         case .duplicate: return reject(.duplicate, envelope, &effects)
@@ -85,11 +95,23 @@ extension Replica {
     mutating func checkPrepared(_ sequence: SequenceNumber, _ effects: inout Effects) {
         guard var slot = log[sequence.rawValue], !slot.prepared, let digest = slot.digest else { return }
         guard slot.prepares.count(for: digest) >= configuration.quorum - 1 else { return }
+        guard let prePrepare = slot.prePrepare else { return }
         slot.prepared = true
         let commit = sign(.commit(Commit(view: view, sequence: sequence, digest: digest)))
         _ = slot.commits.add(id, digest)
         slot.ownCommit = commit
         log[sequence.rawValue] = slot
+        // The certificate goes into this replica's next view-change (PBFT §4.4), so it is durable before the commit.
+        let primary = configuration.primary(of: view)
+        let prepares = configuration.replicas.compactMap { replica -> Envelope? in
+            guard replica != primary, let envelope = slot.prepareEnvelopes[replica],
+                case .prepare(let p) = envelope.message, p.digest == digest
+            else { return nil }
+            return envelope
+        }
+        let certificate = PreparedCertificate(prePrepare: prePrepare, prepares: prepares)
+        preparedCertificates[sequence.rawValue] = certificate
+        effects.durable.append(.prepared(certificate))
         effects.durable.append(.vote(commit))
         effects.messages.append(Outbound(commit, to: .allReplicas))
         checkCommitted(sequence, &effects)
@@ -109,6 +131,7 @@ extension Replica {
         guard var slot = log[sequence.rawValue], !slot.committed, let digest = slot.digest else { return }
         slot.committed = true
         log[sequence.rawValue] = slot
+        effects.durable.append(.committed(view: slot.view, sequence: sequence, digest: digest))
         effects.events.append(.committed(view: view, sequence: sequence, digest: digest))
         executeReady(&effects)
     }

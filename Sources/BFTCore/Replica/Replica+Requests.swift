@@ -15,15 +15,19 @@ extension Replica {
         if let cached = replies[client], !ignoreTable {
             // PBFT §4.1: a repeated request gets the cached reply again; an older one is ignored.
             if request.timestamp == cached.timestamp {
-                effects.messages.append(Outbound(cached.reply, to: .client(client)))
+                // Signed now, in the current view, so the client also learns who the primary is.
+                let reply = sign(.reply(Reply(view: view, timestamp: cached.timestamp, result: cached.result)))
+                effects.messages.append(Outbound(reply, to: .client(client)))
                 return
             }
             if request.timestamp < cached.timestamp { return reject(.staleRequest, envelope, &effects) }
         }
-        guard isPrimary else {
+        // Known and not executed: it runs the view-change timer, and survives a view change (PBFT §4.4).
+        if waiting[client].map({ $0.timestampOfRequest < request.timestamp }) ?? true { waiting[client] = envelope }
+        guard isPrimary, viewActive else {
             // A backup relays the request to the primary (PBFT §4.1, client retransmission); the client's own
             // signature travels with it, so the primary can check it.
-            effects.messages.append(Outbound(envelope, to: .replica(primary)))
+            if !isPrimary { effects.messages.append(Outbound(envelope, to: .replica(primary))) }
             return
         }
         if !ignoreTable {
@@ -42,7 +46,7 @@ extension Replica {
     /// for execution, every request goes out at once; beyond that requests queue into full batches, and a tick
     /// (`force`) sends whatever is queued. Nothing is assigned above the high watermark.
     mutating func cutBatches(force: Bool, _ effects: inout Effects) {
-        guard isPrimary else { return }
+        guard isPrimary, viewActive, transfer == nil else { return }
         while !pending.isEmpty && nextSequence <= highWatermark {
             let inFlight = Int(nextSequence.rawValue - 1 - lastExecuted.rawValue)
             guard force || inFlight < options.maxInFlightBatches || pending.count >= options.maxBatchRequests else {
@@ -84,6 +88,7 @@ extension Replica {
             let executed = executeBatch(slot.batch, &effects)
             lastExecuted = sequence
             noteProgress()
+            viewTimer.progressed(at: ticks, stillWaiting: isWaitingForRequests)
             effects.events.append(.executed(sequence: sequence, batchDigest: digest, requests: executed))
             if sequence.rawValue % options.checkpointInterval == 0 { takeCheckpoint(sequence, &effects) }
         }
@@ -102,9 +107,10 @@ extension Replica {
             }
             let result = application.apply(request.operation)
             let reply = sign(.reply(Reply(view: view, timestamp: request.timestamp, result: result)))
-            replies[client] = CachedReply(timestamp: request.timestamp, result: result, reply: reply)
+            replies[client] = CachedReply(timestamp: request.timestamp, result: result)
             effects.messages.append(Outbound(reply, to: .client(client)))
             pending.remove(client, upTo: request.timestamp)
+            if let known = waiting[client], known.timestampOfRequest <= request.timestamp { waiting[client] = nil }
             if let inFlight = ordered[client], inFlight <= request.timestamp { ordered[client] = nil }
             executed.append(
                 ExecutedRequest(
@@ -112,5 +118,12 @@ extension Replica {
                     result: result))
         }
         return executed
+    }
+}
+
+extension Envelope {
+    /// The timestamp of the request this envelope carries (0 for any other message).
+    var timestampOfRequest: Timestamp {
+        if case .request(let request) = message { request.timestamp } else { 0 }
     }
 }

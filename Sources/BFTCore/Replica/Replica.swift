@@ -12,8 +12,11 @@ public struct Replica {
     let signer: any Signer
     var application: any StateMachine
 
-    /// v: the current view. The view change (issue 4) moves it; the normal case only reads it.
+    /// v: the current view; while `viewActive` is false, the view this replica is changing to (PBFT §4.4).
     public internal(set) var view: ViewNumber = 0
+    /// False between sending a view-change for `view` and accepting its new-view: only checkpoints, view-changes,
+    /// new-views, state transfer and requests are handled then.
+    public internal(set) var viewActive = true
     /// h: the sequence number of the last stable checkpoint.
     public internal(set) var lowWatermark: SequenceNumber = 0
     public internal(set) var lastExecuted: SequenceNumber = 0
@@ -32,6 +35,27 @@ public struct Replica {
     /// The 2f+1 checkpoint messages proving h stable (PBFT §4.4's C).
     public internal(set) var stableProof: [Envelope] = []
     var stableStateDigest: Digest = .zero
+    /// The state bytes of the stable checkpoint, served to replicas that fetch it; nil while this replica is
+    /// itself fetching the state it certified through others' proof.
+    var stableState: [UInt8]?
+
+    /// P of PBFT §4.4: for each sequence number above h, the prepared certificate from the highest view.
+    var preparedCertificates: [UInt64: PreparedCertificate] = [:]
+    /// The latest view-change message from each replica (this one's included); a correct replica only moves up.
+    var viewChanges: [ReplicaID: (view: ViewNumber, envelope: Envelope, message: ViewChange)] = [:]
+    /// The new-view that started the current view, resent to replicas that report an older view.
+    var acceptedNewView: Envelope?
+    var viewTimer = ViewTimer()
+    /// Requests known to this replica and not yet executed, newest per client: they run the view-change timer
+    /// and are handed to the next primary, so a view change loses none of them.
+    var waiting: [ClientID: Envelope] = [:]
+    /// A state transfer in progress, and checkpoints seen above the high watermark (newest per sender).
+    var transfer: StateTransfer?
+    /// A checkpoint 2f+1 peers certified before this replica reached it, and the tick it was first seen.
+    var certifiedAhead: (sequence: SequenceNumber, digest: Digest, proof: [Envelope], since: UInt64)?
+    var farCheckpoints: [ReplicaID: [(checkpoint: Checkpoint, envelope: Envelope)]] = [:]
+    /// Set when a peer's message shows it is ahead of this replica (higher view, or above H): ask by status.
+    var heardAhead = false
 
     var ticks: UInt64 = 0
     var lastProgressTick: UInt64 = 0
@@ -52,9 +76,12 @@ public struct Replica {
         self.suite = suite
         self.signer = signer
         self.application = application
-        self.stableStateDigest = stateDigest()
+        let state = checkpointState()
+        self.stableState = state
+        self.stableStateDigest = suite.digest(state)
     }
 
+    /// Whether this replica is the primary of its view (while the view is changing: of the view it moves to).
     public var isPrimary: Bool { configuration.primary(of: view) == id }
     public var primary: ReplicaID { configuration.primary(of: view) }
     /// H = h + L.
@@ -86,10 +113,29 @@ public struct Replica {
         case .commit(let commit): handleCommit(envelope, commit, &effects)
         case .checkpoint(let checkpoint): handleCheckpoint(envelope, checkpoint, &effects)
         case .status(let status): handleStatus(envelope, status, &effects)
-        case .reply, .viewChange, .newView, .stateRequest, .stateChunk:
-            return reject(.unexpectedMessage, envelope, effects)
+        case .viewChange(let viewChange): handleViewChange(envelope, viewChange, &effects)
+        case .newView(let newView): handleNewView(envelope, newView, &effects)
+        case .stateRequest(let request): handleStateRequest(envelope, request, &effects)
+        case .stateChunk(let chunk): handleStateChunk(envelope, chunk, &effects)
+        case .reply: return reject(.unexpectedMessage, envelope, effects)
         }
         return effects
+    }
+
+    /// Normal-case messages are handled only in an active view equal to theirs (PBFT §4.4: a replica that sent a
+    /// view-change accepts nothing but checkpoint, view-change and new-view messages). A message from a later
+    /// view means this replica missed a new-view: it will ask for it by status.
+    mutating func admitNormalCase(_ messageView: ViewNumber, _ envelope: Envelope, _ effects: inout Effects) -> Bool {
+        if messageView > view { heardAhead = true }
+        guard messageView == view else {
+            reject(messageView < view ? .staleView : .wrongView, envelope, &effects)
+            return false
+        }
+        guard viewActive else {
+            reject(.changingView, envelope, &effects)
+            return false
+        }
+        return true
     }
 
     /// Advances this replica's notion of time by one tick: flushes partial batches and asks for retransmission
@@ -97,7 +143,10 @@ public struct Replica {
     public mutating func tick() -> Effects {
         var effects = Effects()
         ticks += 1
-        if isPrimary { cutBatches(force: true, &effects) }
+        if isPrimary && viewActive { cutBatches(force: true, &effects) }
+        tickViewTimer(&effects)
+        adoptCertifiedIfStillBehind(&effects)
+        tickStateTransfer(&effects)
         sendStatusIfStuck(&effects)
         return effects
     }
@@ -122,7 +171,7 @@ public struct Replica {
 
     public var status: ReplicaStatus {
         ReplicaStatus(
-            id: id, view: view, lastExecuted: lastExecuted, lowWatermark: lowWatermark, highWatermark: highWatermark,
+            id: id, view: view, viewActive: viewActive, lastExecuted: lastExecuted, lowWatermark: lowWatermark, highWatermark: highWatermark,
             logEntries: log.count, pendingRequests: pending.count, checkpointsHeld: checkpoints.count,
             replyTableEntries: replies.count)
     }
@@ -132,6 +181,7 @@ public struct Replica {
 public struct ReplicaStatus: Hashable, Sendable {
     public var id: ReplicaID
     public var view: ViewNumber
+    public var viewActive: Bool
     public var lastExecuted: SequenceNumber
     public var lowWatermark: SequenceNumber
     public var highWatermark: SequenceNumber
@@ -158,10 +208,10 @@ struct Slot {
     init(view: ViewNumber) { self.view = view }
 }
 
+/// The last reply per client; the reply is signed again when resent, in the view current then.
 struct CachedReply {
     var timestamp: Timestamp
     var result: [UInt8]
-    var reply: Envelope
 }
 
 struct CheckpointRecord {

@@ -15,6 +15,17 @@ public struct ReplicaOptions: Hashable, Sendable {
     public var statusIntervalTicks = 20
     /// Slots a replica retransmits in answer to one status message.
     public var retransmitSlots: UInt64 = 32
+    /// T: ticks a replica waits for a known request to execute before it starts a view change (PBFT §4.4). Each
+    /// successive view change without progress doubles it (PBFT §4.5.2), up to `2^maxViewChangeBackoff` times.
+    public var viewChangeTimeoutTicks: UInt64 = 100
+    /// Caps the doubling, so a replica that lived through a long partition comes back within a known bound.
+    public var maxViewChangeBackoff: UInt64 = 6
+    /// Bytes of state in one state-transfer chunk.
+    public var stateChunkBytes = 64 * 1024
+    /// Largest state a replica accepts in a transfer (chunk count times chunk size).
+    public var maxStateBytes = 1 << 30
+    /// Ticks without a chunk before a state transfer asks another replica.
+    public var stateTransferTimeoutTicks: UInt64 = 20
     public var limits = CodecLimits.standard
     /// Deliberately broken rules, for proving that the tests catch them. Never set outside tests.
     @_spi(BrokenVariants) public var deviations = ProtocolDeviations()
@@ -34,6 +45,11 @@ public struct ReplicaOptions: Hashable, Sendable {
             return "the log window must not exceed \(limits.maxCertificateEntries) (a view change carries it)"
         }
         if maxInFlightBatches < 1 || statusIntervalTicks < 1 { return "in-flight batches and intervals must be positive" }
+        if viewChangeTimeoutTicks < 1 || stateTransferTimeoutTicks < 1 { return "timeouts must be positive" }
+        if maxViewChangeBackoff > 30 { return "the view-change backoff must be at most 30 doublings" }
+        if stateChunkBytes < 1 || stateChunkBytes > limits.maxByteString - 64 {
+            return "the state chunk size must be between 1 and \(limits.maxByteString - 64) bytes"
+        }
         return nil
     }
 }
@@ -52,6 +68,14 @@ public struct ProtocolDeviations: Hashable, Sendable {
     public var ignoreReplyTable = false
     /// A slot counts as committed with one commit fewer than a quorum.
     public var commitWithOneVoteTooFew = false
+    /// The new primary re-issues, for each slot, the certificate from the lowest view instead of the highest.
+    public var pickLowestViewCertificate = false
+    /// A backup accepts a new-view without recomputing its pre-prepares from the view-changes it carries.
+    public var acceptNewViewWithoutRecomputing = false
+    /// A restarted replica ignores its durable prepares, commits and prepared certificates.
+    public var forgetVotesOnRestart = false
+    /// Transferred state is installed without checking it against the certified digest.
+    public var skipStateDigestCheck = false
 
     public init() {}
 }

@@ -1,0 +1,122 @@
+/// Rebuilding a replica from its durable records after a crash (the contract is documented on `DurableRecord`).
+/// The records say everything the replica promised before the crash: the view it is in or moving to, the
+/// pre-prepares it accepted, its votes and certificates, what it committed, and its last stable checkpoint.
+extension Replica {
+    /// Restores a freshly made replica from `records` (oldest first) and re-executes what they show committed
+    /// above the stable checkpoint. Returns the effects of that re-execution (replies, events) for the host.
+    public mutating func recover(from records: [DurableRecord]) -> Effects {
+        precondition(lastExecuted == 0 && log.isEmpty && ticks == 0, "recover(from:) needs a freshly made replica")
+        var effects = Effects()
+        restoreCheckpoint(records, &effects)
+        let restoredTo = lastExecuted
+        for record in records { replay(record) }
+        if let highest = log.keys.max(), isPrimary { nextSequence = max(nextSequence, SequenceNumber(highest).next) }
+        effects.events.append(.recovered(view: view, stableSequence: restoredTo))
+        executeReady(&effects)
+        return effects
+    }
+
+    /// The newest stable checkpoint: its state is installed; if it does not decode (a damaged disk), the replica
+    /// keeps the proof and fetches the state from the replicas that certified it.
+    private mutating func restoreCheckpoint(_ records: [DurableRecord], _ effects: inout Effects) {
+        var newest: StableCheckpoint?
+        for case .stableCheckpoint(let checkpoint) in records where checkpoint.sequence > (newest?.sequence ?? 0) {
+            newest = checkpoint
+        }
+        guard let checkpoint = newest else { return }
+        if let (snapshot, table) = Self.decodeCheckpointState(checkpoint.state), application.restore(snapshot),
+            suite.digest(checkpoint.state) == checkpoint.stateDigest
+        {
+            replies = table
+            lastExecuted = checkpoint.sequence
+            lowWatermark = checkpoint.sequence
+            stableProof = checkpoint.proof
+            stableStateDigest = checkpoint.stateDigest
+            stableState = checkpoint.state
+            nextSequence = checkpoint.sequence.next
+        } else {
+            adoptStableCheckpoint(checkpoint.sequence, checkpoint.stateDigest, proof: checkpoint.proof, &effects)
+        }
+    }
+
+    private mutating func replay(_ record: DurableRecord) {
+        let forget = options.deviations.forgetVotesOnRestart
+        switch record {
+        case .stableCheckpoint:
+            return
+        case .viewChange(let envelope):
+            guard case .viewChange(let message) = envelope.message, message.newView >= view else { return }
+            view = message.newView
+            viewActive = false
+            viewChanges[id] = (message.newView, envelope, message)
+        case .newView(let envelope):
+            guard case .newView(let message) = envelope.message, message.view >= view else { return }
+            view = message.view
+            viewActive = true
+            acceptedNewView = envelope
+            log.removeAll()
+            for prePrepare in message.prePrepares { replayPrePrepare(prePrepare) }
+        case .prePrepare(let envelope):
+            replayPrePrepare(envelope)
+        case .vote(let envelope) where !forget:
+            replayVote(envelope)
+        case .prepared(let certificate) where !forget:
+            replayCertificate(certificate)
+        case .committed(let slotView, let sequence, let digest):
+            guard var slot = log[sequence.rawValue], slot.view == slotView, slot.digest == digest else { return }
+            slot.committed = true
+            slot.prepared = true
+            log[sequence.rawValue] = slot
+        case .vote, .prepared:
+            return
+        }
+    }
+
+    private mutating func replayPrePrepare(_ envelope: Envelope) {
+        guard case .prePrepare(let p) = envelope.message, p.view == view, p.sequence > lowWatermark else { return }
+        var slot = log[p.sequence.rawValue].flatMap { $0.view == p.view ? $0 : nil } ?? Slot(view: p.view)
+        slot.prePrepare = envelope
+        slot.batch = p.batch
+        slot.digest = p.digest
+        log[p.sequence.rawValue] = slot
+    }
+
+    private mutating func replayVote(_ envelope: Envelope) {
+        let (voteView, sequence, digest, isCommit): (ViewNumber, SequenceNumber, Digest, Bool)
+        switch envelope.message {
+        case .prepare(let m): (voteView, sequence, digest, isCommit) = (m.view, m.sequence, m.digest, false)
+        case .commit(let m): (voteView, sequence, digest, isCommit) = (m.view, m.sequence, m.digest, true)
+        default: return
+        }
+        guard voteView == view, var slot = log[sequence.rawValue], slot.view == voteView else { return }
+        if isCommit {
+            _ = slot.commits.add(id, digest)
+            slot.ownCommit = envelope
+        } else {
+            _ = slot.prepares.add(id, digest)
+            slot.prepareEnvelopes[id] = envelope
+            slot.ownPrepare = envelope
+        }
+        log[sequence.rawValue] = slot
+    }
+
+    private mutating func replayCertificate(_ certificate: PreparedCertificate) {
+        guard case .prePrepare(let p) = certificate.prePrepare.message, p.sequence > lowWatermark else { return }
+        if let known = preparedCertificates[p.sequence.rawValue], case .prePrepare(let k) = known.prePrepare.message,
+            k.view > p.view
+        {
+            return
+        }
+        preparedCertificates[p.sequence.rawValue] = certificate
+        guard p.view == view, var slot = log[p.sequence.rawValue], slot.view == p.view, slot.digest == p.digest else {
+            return
+        }
+        slot.prepared = true
+        for prepare in certificate.prepares {
+            guard let voter = prepare.sender.replicaID else { continue }
+            _ = slot.prepares.add(voter, p.digest)
+            slot.prepareEnvelopes[voter] = prepare
+        }
+        log[p.sequence.rawValue] = slot
+    }
+}
