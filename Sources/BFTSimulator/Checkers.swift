@@ -13,7 +13,7 @@ struct Checkers {
         found += validity()
         found += checkpointAgreement()
         found += linearizability()
-        if simulation.options.checkLiveness { found += liveness() }
+        if simulation.options.checkLiveness { found += liveness() + durability() }
         return found
     }
 
@@ -21,15 +21,17 @@ struct Checkers {
         simulation.correctReplicas.map { ($0, simulation.logs[Int($0.rawValue)]) }
     }
 
-    /// 1. No two correct replicas commit or execute different batches at one sequence number.
+    /// 1. No two correct replicas commit or execute different batches (or get different results) at one sequence
+    /// number.
     func agreement() -> [Violation] {
         var executed: [SequenceNumber: (ReplicaID, Digest, [ExecutedRequest])] = [:]
         var committed: [SequenceNumber: (ReplicaID, Digest)] = [:]
         var found: [Violation] = []
         for (replica, log) in correctLogs {
             for entry in log.executed {
-                let keys = entry.requests.map { ExecutedRequest(client: $0.client, timestamp: $0.timestamp,
-                                                                operationDigest: $0.operationDigest, result: []) }
+                // Results too: the same request at the same place in the order must give the same result on every
+                // correct replica, or some replica's state diverged (a corrupt state transfer, say).
+                let keys = entry.requests
                 if let (other, digest, requests) = executed[entry.sequence] {
                     if digest != entry.batch || requests != keys {
                         found.append(Violation(invariant: .agreement, detail:
@@ -186,6 +188,27 @@ struct Checkers {
         return [Violation(invariant: .liveness, detail:
             "\(completed) of \(expected) requests completed within \(options.livenessBound / 1000) ms after the "
             + "heal at \(options.healTime / 1000) ms" + (stuck.map { "; first stuck: \($0.client) \($0.timestamp)" } ?? ""))]
+    }
+
+    /// Every completed operation lies at or below the last executed sequence number, at the end of the run, of
+    /// all correct replicas but at most f (PBFT lets f correct replicas lag, see `Simulation.caughtUp`): no
+    /// crash, restart or state transfer lost it.
+    func durability() -> [Violation] {
+        var sequenceOf: [ClientTimestamp: SequenceNumber] = [:]
+        for (_, log) in correctLogs {
+            for entry in log.executed {
+                for request in entry.requests { sequenceOf[ClientTimestamp(request.client, request.timestamp)] = entry.sequence }
+            }
+        }
+        var highest = SequenceNumber(0)
+        for operation in simulation.history where operation.completed != nil {
+            highest = max(highest, sequenceOf[ClientTimestamp(operation.client, operation.timestamp)] ?? 0)
+        }
+        let behind = simulation.correctReplicas.filter { simulation.status(of: $0).lastExecuted < highest }
+        guard behind.count > simulation.configuration.faultTolerance else { return [] }
+        return [Violation(invariant: .durability, detail:
+            "\(behind.map(\.description).joined(separator: ", ")) end below \(highest), where a completed operation "
+            + "was executed")]
     }
 
     private func describe(_ result: [UInt8]) -> String {

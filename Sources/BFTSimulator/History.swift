@@ -30,6 +30,9 @@ public struct ReplicaLog: Sendable {
 
 public enum Invariant: String, Sendable, CaseIterable {
     case agreement, integrity, validity, checkpointAgreement = "checkpoint agreement", linearizability, liveness
+    /// Every operation a client saw complete is held, in the end, by every correct replica (after crashes and
+    /// restarts too).
+    case durability
 }
 
 public struct Violation: Hashable, Sendable, CustomStringConvertible {

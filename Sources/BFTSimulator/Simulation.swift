@@ -29,7 +29,7 @@ public final class Simulation {
     var nemesis: SeededRandom
     var workload: SeededRandom
     var isolated: Set<ReplicaID> = []
-    var trace = TraceBuffer(capacity: 24)
+    var trace = TraceBuffer(capacity: 400)
     var byzantine: Set<ReplicaID> = []
 
     public init(seed: UInt64, options: SimulationOptions) throws(ConfigurationError) {
@@ -91,6 +91,15 @@ public final class Simulation {
 
     static func clientID(_ index: Int) -> ClientID { ClientID(UInt64(index + 1)) }
 
+    /// Whether all correct replicas but at most f have executed as far as the furthest one. PBFT lets up to f
+    /// correct replicas lag: one whose view-change timer fired alone waits in the next view until the others
+    /// change view too, which with no more traffic may be never.
+    var caughtUp: Bool {
+        let executed = correctReplicas.map { status(of: $0).lastExecuted }
+        let furthest = executed.max() ?? 0
+        return executed.count(where: { $0 == furthest }) >= executed.count - configuration.faultTolerance
+    }
+
     /// The correct replicas: those running the unmodified protocol.
     public var correctReplicas: [ReplicaID] { configuration.replicas.filter { !byzantine.contains($0) } }
 
@@ -103,10 +112,15 @@ public final class Simulation {
         schedulePrologue()
         let deadline = options.healTime + options.livenessBound
         let totalRequests = options.clients * options.requestsPerClient
-        while let (eventTime, event) = queue.pop(), eventTime <= deadline {
+        var settleDeadline: UInt64?
+        while let (eventTime, event) = queue.pop(), eventTime <= (settleDeadline ?? deadline) {
             time = eventTime
             handle(event)
-            if stats.completedRequests == totalRequests { break }
+            guard stats.completedRequests == totalRequests else { continue }
+            // Every request completed: run on until the faults are over and every correct replica has caught up,
+            // so the durability checker sees what each replica holds in the end.
+            if settleDeadline == nil { settleDeadline = max(time, options.healTime) + options.settleTime }
+            if time >= options.healTime && down.isEmpty && caughtUp { break }
         }
         return SimulationResult(simulation: self, violations: Checkers(simulation: self).check())
     }
@@ -240,12 +254,15 @@ public final class Simulation {
             case .fellBehind: logs[index].fellBehind += 1
             case .stateTransferred(let sequence):
                 logs[index].stateTransfers.append((time, sequence))
+                stats.stateTransfers += 1
                 logs[index].resumes[logs[index].executed.count] = (sequence.rawValue + 1, false)
             case .recovered(_, let stable):
                 logs[index].restarts += 1
                 logs[index].resumes[logs[index].executed.count] = (stable.rawValue + 1, true)
             case .viewChangeStarted: logs[index].viewChangesStarted += 1
-            case .viewInstalled(let view): logs[index].viewsInstalled.append((time, view))
+            case .viewInstalled(let view):
+                logs[index].viewsInstalled.append((time, view))
+                stats.viewChanges += 1
             }
         }
     }
@@ -342,4 +359,19 @@ public struct SimulationStats: Sendable {
     public var executedRequests = 0
     public var undecodableAtClients = 0
     public var crashes = 0
+    public var viewChanges = 0
+    public var stateTransfers = 0
+
+    public init() {}
+
+    public mutating func add(_ other: SimulationStats) {
+        delivered += other.delivered
+        dropped += other.dropped
+        completedRequests += other.completedRequests
+        executedRequests += other.executedRequests
+        undecodableAtClients += other.undecodableAtClients
+        crashes += other.crashes
+        viewChanges += other.viewChanges
+        stateTransfers += other.stateTransfers
+    }
 }

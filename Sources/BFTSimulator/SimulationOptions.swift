@@ -30,6 +30,8 @@ public struct SimulationOptions {
     public var healTime: UInt64 = 2_000_000
     /// Every request must complete within this long after the heal (invariant 7's bound).
     public var livenessBound: UInt64 = 10_000_000
+    /// After the last request completes (and the heal), how long replicas may take to catch up with each other.
+    public var settleTime: UInt64 = 3_000_000
     public var tickInterval: UInt64 = 10_000
     /// Whether to check liveness (invariant 7). Off only for deliberately broken variants that stall.
     public var checkLiveness = true
@@ -53,6 +55,9 @@ public struct SimulationOptions {
         if crashes { text += " --crashes" }
         if clusterRestarts { text += " --cluster-restarts" }
         if tickSkew > 0 { text += " --tick-skew \(tickSkew)" }
+        if replicaOptions.checkpointInterval != ReplicaOptions().checkpointInterval {
+            text += " --checkpoint-interval \(replicaOptions.checkpointInterval)"
+        }
         if realCrypto != nil { text += " --real-crypto" }
         return text
     }

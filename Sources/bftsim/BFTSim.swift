@@ -46,8 +46,23 @@ struct BFTSim: ParsableCommand {
     @Option(help: "Probability of delivering a message twice before the heal.")
     var duplication = 0.0
 
-    @Flag(help: "Isolate random sets of backups (never the primary) before the heal.")
+    @Flag(help: "Isolate random sets of backups (the primary too with --isolate-primary) before the heal.")
     var partitions = false
+
+    @Flag(help: "Isolate the current primary for long spans before the heal, forcing view changes.")
+    var isolatePrimary = false
+
+    @Flag(help: "Crash up to f replicas at a time (often the primary) and restart them from their durable records.")
+    var crashes = false
+
+    @Flag(help: "Crash every replica at once, then restart them all from their durable records.")
+    var clusterRestarts = false
+
+    @Option(help: "Checkpoint interval K (the log window L is 2K); small values exercise checkpoints and state transfer.")
+    var checkpointInterval: UInt64 = 128
+
+    @Option(help: "Scale each replica's tick interval by its own factor in [1-s, 1+s].")
+    var tickSkew = 0.0
 
     @Option(help: "Virtual milliseconds after which the network is reliable and connected.")
     var healMs: UInt64 = 2_000
@@ -66,6 +81,10 @@ struct BFTSim: ParsableCommand {
         guard replicas >= 1, clients >= 1, requests >= 1, keys >= 1 else {
             throw ValidationError("replicas, clients, requests and keys must be at least 1")
         }
+        guard (1...128).contains(checkpointInterval) else {
+            throw ValidationError("--checkpoint-interval must be between 1 and 128")
+        }
+        guard (0..<1).contains(tickSkew) else { throw ValidationError("--tick-skew must be in [0, 1)") }
         guard (0...1).contains(loss), (0...1).contains(duplication) else {
             throw ValidationError("--loss and --duplication are probabilities between 0 and 1")
         }
@@ -81,6 +100,12 @@ struct BFTSim: ParsableCommand {
         options.loss = loss
         options.duplication = duplication
         options.partitions = partitions
+        options.isolatePrimary = isolatePrimary
+        options.crashes = crashes
+        options.clusterRestarts = clusterRestarts
+        options.tickSkew = tickSkew
+        options.replicaOptions.checkpointInterval = checkpointInterval
+        options.replicaOptions.logWindow = 2 * checkpointInterval
         options.healTime = healMs * 1000
         options.livenessBound = livenessMs * 1000
         if realCrypto {
@@ -101,10 +126,12 @@ struct BFTSim: ParsableCommand {
         let start = clock.now
         var failed: [UInt64] = []
         var completed = 0
+        var totals = SimulationStats()
         for seed in range {
             let simulation = try Simulation(seed: seed, options: options)
             let result = simulation.run()
             completed += result.stats.completedRequests
+            totals.add(result.stats)
             if !result.passed { failed.append(seed) }
             if !result.passed || verbose || range.count == 1 { print(result.report) }
         }
@@ -112,6 +139,8 @@ struct BFTSim: ParsableCommand {
         print("summary: \(range.count) seed(s), \(range.count - failed.count) passed, \(failed.count) with violations; "
             + "\(completed) requests completed in \(Self.format(seconds)) s wall time "
             + "(\(Int(Double(completed) / max(seconds, 1e-9))) committed requests per second)")
+        print("faults: \(totals.crashes) crashes, \(totals.viewChanges) view changes installed (by any replica), "
+            + "\(totals.stateTransfers) state transfers")
         if !failed.isEmpty {
             print("failing seeds: \(failed.map(String.init).joined(separator: " "))")
             throw ExitCode(1)

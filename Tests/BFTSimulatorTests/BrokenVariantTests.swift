@@ -31,11 +31,11 @@ struct BrokenVariantTests {
     @Test("a backup that does not recompute the batch digest is caught by the agreement checker")
     func acceptMismatchedDigest() throws {
         var options = Self.base()
-        options.checkLiveness = false
         options.behaviors[0] = { replica, signer, suite in
             EquivocatingPrimary(inner: replica, signer: signer, suite: suite, keepDigest: true)
         }
-        #expect(Self.safety(try Self.violated(options)).isEmpty, "the correct protocol must not be flagged")
+        #expect(try Self.violated(options).isEmpty, "the correct protocol is safe, and live after a view change")
+        options.checkLiveness = false
         options.replicaOptions.deviations.acceptMismatchedDigest = true
         #expect(try Self.violated(options).contains(.agreement))
     }
@@ -43,11 +43,11 @@ struct BrokenVariantTests {
     @Test("a replica that executes before the slot is committed is caught by the agreement checker")
     func executeBeforeCommit() throws {
         var options = Self.base()
-        options.checkLiveness = false
         options.behaviors[0] = { replica, signer, suite in
             EquivocatingPrimary(inner: replica, signer: signer, suite: suite, keepDigest: false)
         }
-        #expect(Self.safety(try Self.violated(options)).isEmpty, "the correct protocol must not be flagged")
+        #expect(try Self.violated(options).isEmpty, "the correct protocol is safe, and live after a view change")
+        options.checkLiveness = false
         options.replicaOptions.deviations.executeBeforeCommit = true
         #expect(try Self.violated(options).contains(.agreement))
     }
@@ -82,5 +82,48 @@ struct BrokenVariantTests {
         #expect(try Self.violated(options).isEmpty)
         options.replicaOptions.deviations.ignoreReplyTable = true
         #expect(try Self.violated(options).contains(.integrity))
+    }
+
+    // MARK: View change, recovery and state transfer
+
+    /// The nemesis that makes view changes, restarts and state transfers happen.
+    static func nemesis() -> SimulationOptions {
+        var options = base()
+        options.requestsPerClient = 25
+        options.loss = 0.05
+        options.isolatePrimary = true
+        options.crashes = true
+        options.replicaOptions.checkpointInterval = 8
+        options.replicaOptions.logWindow = 16
+        return options
+    }
+
+    @Test("restarted replicas that forget their prepares are caught by the agreement checker")
+    func forgetVotesOnRestart() throws {
+        var options = Self.nemesis()
+        options.clusterRestarts = true
+        #expect(try Self.violated(options).isEmpty, "the correct protocol keeps its votes across restarts")
+        options.replicaOptions.deviations.forgetVotesOnRestart = true
+        #expect(try Self.violated(options).contains(.agreement))
+    }
+
+    @Test("backups that accept a new-view without recomputing it follow a forging primary: the agreement checker")
+    func acceptNewViewWithoutRecomputing() throws {
+        var options = Self.nemesis()
+        options.behaviors[1] = { replica, signer, suite in
+            ForgingNewViewPrimary(inner: replica, signer: signer, suite: suite)
+        }
+        #expect(try Self.violated(options).isEmpty, "backups reject the forged new-view and move on to view 2")
+        options.replicaOptions.deviations.acceptNewViewWithoutRecomputing = true
+        #expect(try Self.violated(options).contains(.agreement))
+    }
+
+    @Test("replicas that install transferred state without checking its digest are caught by the agreement checker")
+    func skipStateDigestCheck() throws {
+        var options = Self.nemesis()
+        options.behaviors[3] = { replica, signer, _ in CorruptStateServer(inner: replica, signer: signer) }
+        #expect(try Self.violated(options).isEmpty, "corrupt chunks are rejected and fetched from another replica")
+        options.replicaOptions.deviations.skipStateDigestCheck = true
+        #expect(try Self.violated(options).contains(.agreement))
     }
 }

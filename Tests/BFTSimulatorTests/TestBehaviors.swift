@@ -58,3 +58,63 @@ struct LyingReplier: ReplicaBehavior {
         return out
     }
 }
+
+/// A new primary that forges its new-view: every slot of O becomes a null request, dropping whatever V shows
+/// prepared (the view-change liar of ../shared/PROTOCOL.md, as the new primary).
+struct ForgingNewViewPrimary: ReplicaBehavior {
+    var inner: Replica
+    let signer: any Signer
+    let suite: any CryptoSuite
+
+    mutating func receive(_ envelope: Envelope) -> Effects { rewrite(inner.receive(envelope)) }
+    mutating func tick() -> Effects { rewrite(inner.tick()) }
+    var status: ReplicaStatus { inner.status }
+
+    func rewrite(_ effects: Effects) -> Effects {
+        var out = effects
+        out.messages = effects.messages.map { outbound in
+            guard case .newView(var newView) = outbound.envelope.message else { return outbound }
+            newView.prePrepares = newView.prePrepares.compactMap { envelope in
+                guard case .prePrepare(var p) = envelope.message else { return nil }
+                p.batch = []
+                p.digest = Replica.batchDigest([], suite: suite)
+                return Envelope(signing: .prePrepare(p), from: .replica(inner.id), with: signer)
+            }
+            return Outbound(Envelope(signing: .newView(newView), from: .replica(inner.id), with: signer),
+                            to: outbound.destination)
+        }
+        return out
+    }
+}
+
+/// A replica that serves, in answer to every state request, a well-formed but wrong state: the initial one
+/// (an empty store and reply table), in one chunk (the lying checkpointer).
+struct CorruptStateServer: ReplicaBehavior {
+    var inner: Replica
+    let signer: any Signer
+
+    mutating func receive(_ envelope: Envelope) -> Effects { rewrite(inner.receive(envelope)) }
+    mutating func tick() -> Effects { rewrite(inner.tick()) }
+    var status: ReplicaStatus { inner.status }
+
+    /// The initial checkpoint state: an empty store's snapshot, then an empty reply table.
+    static var initialState: [UInt8] {
+        var writer = ByteWriter()
+        writer.byteString(KeyValueStore().snapshot())
+        writer.u32(0)
+        return writer.bytes
+    }
+
+    func rewrite(_ effects: Effects) -> Effects {
+        var out = effects
+        out.messages = effects.messages.map { outbound in
+            guard case .stateChunk(var chunk) = outbound.envelope.message else { return outbound }
+            chunk.chunkIndex = 0
+            chunk.chunkCount = 1
+            chunk.data = Self.initialState
+            return Outbound(Envelope(signing: .stateChunk(chunk), from: .replica(inner.id), with: signer),
+                            to: outbound.destination)
+        }
+        return out
+    }
+}

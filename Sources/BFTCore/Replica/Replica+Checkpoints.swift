@@ -174,8 +174,11 @@ extension Replica {
 
     /// A replica stuck with work waiting multicasts its status, so peers send what it lacks, and re-multicasts its
     /// own messages for the slots it has not executed, since the peers it waits on may lack them and not know it.
+    /// An idle replica also sends its status, five times less often (as the status messages of Castro's BFT
+    /// library do): a replica that missed the last slots before traffic stopped would otherwise never learn.
     mutating func sendStatusIfStuck(_ effects: inout Effects) {
-        guard ticks - lastProgressTick >= UInt64(options.statusIntervalTicks), isWaiting else { return }
+        let interval = UInt64(options.statusIntervalTicks) * (isWaiting ? 1 : 5)
+        guard ticks - lastProgressTick >= interval else { return }
         lastProgressTick = ticks
         heardAhead = false
         // While changing views, the view-change is what the others need (PBFT §4.4 retransmission).

@@ -181,7 +181,8 @@ extension Replica {
             acceptReissued(prePrepare, p, &effects)
             highest = max(highest, p.sequence)
         }
-        nextSequence = highest.next
+        // Never below what this replica executed (which a correct V always covers; a broken one might not).
+        nextSequence = max(highest, lastExecuted).next
         effects.events.append(.viewInstalled(view: view))
         noteProgress()
         for client in waiting.keys.sorted() {

@@ -48,7 +48,7 @@ extension Replica {
     mutating func cutBatches(force: Bool, _ effects: inout Effects) {
         guard isPrimary, viewActive, transfer == nil else { return }
         while !pending.isEmpty && nextSequence <= highWatermark {
-            let inFlight = Int(nextSequence.rawValue - 1 - lastExecuted.rawValue)
+            let inFlight = Int(nextSequence.rawValue - 1) - Int(lastExecuted.rawValue)
             guard force || inFlight < options.maxInFlightBatches || pending.count >= options.maxBatchRequests else {
                 return
             }
