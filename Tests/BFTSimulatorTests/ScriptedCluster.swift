@@ -60,6 +60,62 @@ struct ScriptedCluster {
     mutating func deliver(_ envelope: Envelope, to replica: ReplicaID) -> Effects {
         replicas[Int(replica.rawValue)].receive(envelope)
     }
+
+    /// Delivers `effects`' messages from `sender`, and everything they cause, until nothing is left, except what
+    /// `drop` refuses (message, destination). Returns every replica's effects in delivery order.
+    @discardableResult
+    mutating func run(
+        _ effects: Effects, from sender: ReplicaID, drop: (Envelope, ReplicaID) -> Bool = { _, _ in false }
+    ) -> [(ReplicaID, Effects)] {
+        var queue: [(Envelope, ReplicaID)] = []
+        var seen: [(ReplicaID, Effects)] = []
+        func enqueue(_ effects: Effects, from sender: ReplicaID) {
+            for outbound in effects.messages {
+                switch outbound.destination {
+                case .allReplicas:
+                    for replica in configuration.replicas where replica != sender {
+                        queue.append((outbound.envelope, replica))
+                    }
+                case .replica(let replica) where replica != sender: queue.append((outbound.envelope, replica))
+                case .replica, .client: continue
+                }
+            }
+        }
+        enqueue(effects, from: sender)
+        var index = 0
+        while index < queue.count {
+            let (envelope, to) = queue[index]
+            index += 1
+            if drop(envelope, to) { continue }
+            let result = deliver(envelope, to: to)
+            seen.append((to, result))
+            enqueue(result, from: to)
+        }
+        return seen
+    }
+
+    /// Ticks `replica` `count` times; returns the effects of each tick.
+    mutating func tick(_ replica: ReplicaID, _ count: Int) -> [Effects] {
+        (0..<count).map { _ in replicas[Int(replica.rawValue)].tick() }
+    }
+
+    /// A prepared certificate for `batch` at (view, sequence): the pre-prepare of that view's primary and
+    /// prepares from `preparers`.
+    func certificate(view: ViewNumber, sequence: SequenceNumber, batch: [Envelope], preparers: [ReplicaID])
+        -> PreparedCertificate
+    {
+        let primary = configuration.primary(of: view)
+        let prePrepare = prePrepare(view: view, sequence: sequence, batch: batch, by: primary)
+        let digest = Replica.batchDigest(batch, suite: suite)
+        return PreparedCertificate(
+            prePrepare: prePrepare, prepares: preparers.map { prepare(sequence, digest, by: $0, view: view) })
+    }
+
+    func viewChange(to view: ViewNumber, by replica: ReplicaID, prepared: [PreparedCertificate] = []) -> Envelope {
+        signed(
+            .viewChange(ViewChange(newView: view, stableSequence: 0, checkpointProof: [], prepared: prepared)),
+            by: replica)
+    }
 }
 
 extension Effects {
@@ -72,6 +128,8 @@ extension Effects {
     var executedSequences: [SequenceNumber] {
         events.compactMap { if case .executed(let sequence, _, _) = $0 { sequence } else { nil } }
     }
+
+    func sent<T>(_ extract: (Message) -> T?) -> [T] { messages.compactMap { extract($0.envelope.message) } }
 
     var committedSequences: [SequenceNumber] {
         events.compactMap { if case .committed(_, let sequence, _) = $0 { sequence } else { nil } }
