@@ -25,7 +25,8 @@ public struct ReplicaLog: Sendable {
     public var viewChangesStarted = 0
     public var viewsInstalled: [(time: UInt64, view: ViewNumber)] = []
     public var stateTransfers: [(time: UInt64, sequence: SequenceNumber)] = []
-    public var restarts = 0
+    /// Virtual times at which the replica came back from a crash.
+    public var restarts: [UInt64] = []
 }
 
 public enum Invariant: String, Sendable, CaseIterable {

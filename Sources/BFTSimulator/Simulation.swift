@@ -257,7 +257,7 @@ public final class Simulation {
                 stats.stateTransfers += 1
                 logs[index].resumes[logs[index].executed.count] = (sequence.rawValue + 1, false)
             case .recovered(_, let stable):
-                logs[index].restarts += 1
+                logs[index].restarts.append(time)
                 logs[index].resumes[logs[index].executed.count] = (stable.rawValue + 1, true)
             case .viewChangeStarted: logs[index].viewChangesStarted += 1
             case .viewInstalled(let view):

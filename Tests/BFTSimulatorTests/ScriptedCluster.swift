@@ -12,8 +12,12 @@ struct ScriptedCluster {
     let clientSigners: [ClientID: SimulatedSigner]
     let directory: KeyDirectory
     var replicas: [Replica]
+    let options: ReplicaOptions
+    /// Everything each replica asked to make durable, in order: what a restarted replica recovers from.
+    var durable: [[DurableRecord]] = Array(repeating: [], count: 4)
 
     init(options: ReplicaOptions = ReplicaOptions()) throws {
+        self.options = options
         configuration = try Configuration(replicas: 4)
         suite = SimulatedCrypto(registry: registry)
         let registry = self.registry
@@ -58,7 +62,21 @@ struct ScriptedCluster {
     }
 
     mutating func deliver(_ envelope: Envelope, to replica: ReplicaID) -> Effects {
-        replicas[Int(replica.rawValue)].receive(envelope)
+        let effects = replicas[Int(replica.rawValue)].receive(envelope)
+        durable[Int(replica.rawValue)] += effects.durable
+        return effects
+    }
+
+    /// Crashes `replica` and starts it again from its durable records, as a new process would.
+    mutating func restart(_ replica: ReplicaID) -> Effects {
+        let index = Int(replica.rawValue)
+        var fresh = Replica(
+            id: replica, configuration: configuration, options: options, directory: directory, suite: suite,
+            signer: replicaSigners[index], application: KeyValueStore())
+        let effects = fresh.recover(from: durable[index])
+        replicas[index] = fresh
+        durable[index] += effects.durable
+        return effects
     }
 
     /// Delivers `effects`' messages from `sender`, and everything they cause, until nothing is left, except what
@@ -96,7 +114,11 @@ struct ScriptedCluster {
 
     /// Ticks `replica` `count` times; returns the effects of each tick.
     mutating func tick(_ replica: ReplicaID, _ count: Int) -> [Effects] {
-        (0..<count).map { _ in replicas[Int(replica.rawValue)].tick() }
+        (0..<count).map { _ in
+            let effects = replicas[Int(replica.rawValue)].tick()
+            durable[Int(replica.rawValue)] += effects.durable
+            return effects
+        }
     }
 
     /// A prepared certificate for `batch` at (view, sequence): the pre-prepare of that view's primary and
