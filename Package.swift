@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "bftbench",
             dependencies: [
-                "BFTCore", "BFTCrypto", "CBaseline",
+                "BFTCore", "BFTCrypto", "BFTSimulator", "CBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench/bftbench"

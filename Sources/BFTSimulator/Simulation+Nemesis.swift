@@ -6,7 +6,7 @@ import BFTRuntime
 /// crashed replica comes back from its durable records, and the checkers still count it as correct.
 extension Simulation {
     /// The primary of the view that most running correct replicas are in (ties go to the higher view).
-    var currentPrimary: ReplicaID {
+    public var currentPrimary: ReplicaID {
         var counts: [UInt64: Int] = [:]
         for replica in correctReplicas where !down.contains(replica) {
             counts[status(of: replica).view.rawValue, default: 0] += 1
@@ -77,12 +77,19 @@ extension Simulation {
         if whole { queue.push(time + 50_000 + nemesis.next() % 200_000, .restartAll) }
     }
 
+    /// Crashes one replica now (for scripted measurements); it stays down until `restart(_:)`.
+    public func crash(_ replica: ReplicaID) {
+        guard down.insert(replica).inserted else { return }
+        transports[Int(replica.rawValue)].outbox.removeAll()
+        stats.crashes += 1
+    }
+
     /// A crashed replica comes back as a fresh process would: a new `Replica` rebuilt from its durable records.
     func restartAll() {
         for replica in down.sorted() { restart(replica) }
     }
 
-    func restart(_ replica: ReplicaID) {
+    public func restart(_ replica: ReplicaID) {
         guard down.remove(replica) != nil else { return }
         let index = Int(replica.rawValue)
         var fresh = makeReplica[index]()

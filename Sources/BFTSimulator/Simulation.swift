@@ -24,6 +24,7 @@ public final class Simulation {
     var tickIntervals: [UInt64] = []
     /// Crashed replicas: they receive nothing and do not tick until restarted.
     var down: Set<ReplicaID> = []
+    var started = false
     var clients: [SimulatedClient] = []
     var network: SeededRandom
     var nemesis: SeededRandom
@@ -109,7 +110,7 @@ public final class Simulation {
 
     /// Runs until every client finished its requests, or until the liveness deadline, then checks the invariants.
     public func run() -> SimulationResult {
-        schedulePrologue()
+        startIfNeeded()
         let deadline = options.healTime + options.livenessBound
         let totalRequests = options.clients * options.requestsPerClient
         var settleDeadline: UInt64?
@@ -123,6 +124,28 @@ public final class Simulation {
             if time >= options.healTime && down.isEmpty && caughtUp { break }
         }
         return SimulationResult(simulation: self, violations: Checkers(simulation: self).check())
+    }
+
+    /// Runs events until `condition` holds or virtual time passes `limit`; true if the condition was met. For
+    /// measurements that script faults between phases (see `crash(_:)` and `restart(_:)`); `run()` may follow.
+    public func run(until condition: (Simulation) -> Bool, limit: UInt64) -> Bool {
+        startIfNeeded()
+        while !condition(self) {
+            guard let (eventTime, event) = queue.pop() else { return false }
+            guard eventTime <= limit else {
+                queue.push(eventTime, event)
+                return false
+            }
+            time = eventTime
+            handle(event)
+        }
+        return true
+    }
+
+    private func startIfNeeded() {
+        guard !started else { return }
+        started = true
+        schedulePrologue()
     }
 
     private func schedulePrologue() {
@@ -142,6 +165,7 @@ public final class Simulation {
         switch event {
         case .deliver(let from, let to, let frame):
             stats.delivered += 1
+            stats.countDelivery(frame)
             trace.record(time: time, from: from, to: to, frame: frame)
             deliver(frame, to: to)
         case .replicaTick(let replica):
@@ -361,8 +385,19 @@ public struct SimulationStats: Sendable {
     public var crashes = 0
     public var viewChanges = 0
     public var stateTransfers = 0
+    /// Messages delivered, by message kind (indexed by the wire tag), and their bytes.
+    public var deliveredByKind = [Int](repeating: 0, count: 16)
+    public var deliveredBytes = 0
 
     public init() {}
+
+    mutating func countDelivery(_ frame: [UInt8]) {
+        deliveredBytes += frame.count
+        // version | sender (0x00 + u32, or 0x01 + u64) | tag
+        guard frame.count > 10 else { return }
+        let tag = Int(frame[1] == 0 ? frame[6] : frame[10])
+        if tag < deliveredByKind.count { deliveredByKind[tag] += 1 }
+    }
 
     public mutating func add(_ other: SimulationStats) {
         delivered += other.delivered
@@ -373,5 +408,7 @@ public struct SimulationStats: Sendable {
         crashes += other.crashes
         viewChanges += other.viewChanges
         stateTransfers += other.stateTransfers
+        deliveredBytes += other.deliveredBytes
+        for kind in deliveredByKind.indices { deliveredByKind[kind] += other.deliveredByKind[kind] }
     }
 }

@@ -169,7 +169,7 @@ extension Replica {
     /// Whether anything is waiting on other replicas: an unexecuted slot, a queued request, an unstable checkpoint.
     var isWaiting: Bool {
         !pending.isEmpty || log.keys.contains { $0 > lastExecuted.rawValue } || !checkpoints.isEmpty || !viewActive
-            || heardAhead || !waiting.isEmpty
+            || heardAhead || !waiting.isEmpty || lastExecuted < peerExecuted
     }
 
     /// A replica stuck with work waiting multicasts its status, so peers send what it lacks, and re-multicasts its
@@ -178,7 +178,8 @@ extension Replica {
     /// library do): a replica that missed the last slots before traffic stopped would otherwise never learn.
     mutating func sendStatusIfStuck(_ effects: inout Effects) {
         let interval = UInt64(options.statusIntervalTicks) * (isWaiting ? 1 : 5)
-        guard ticks - lastProgressTick >= interval else { return }
+        guard statusDue || ticks - lastProgressTick >= interval else { return }
+        statusDue = false
         lastProgressTick = ticks
         heardAhead = false
         // While changing views, the view-change is what the others need (PBFT §4.4 retransmission).
@@ -214,6 +215,9 @@ extension Replica {
     mutating func handleStatus(_ envelope: Envelope, _ status: Status, _ effects: inout Effects) {
         guard let sender = envelope.sender.replicaID else { return reject(.unknownSender, envelope, &effects) }
         if status.view > view { heardAhead = true }
+        // A peer that executed further means there is something to fetch (a liar only makes this replica ask
+        // once per status interval).
+        if status.view == view { peerExecuted = max(peerExecuted, status.lastExecuted) }
         guard mayAnswer(sender) else { return reject(.duplicate, envelope, &effects) }
         let to = Destination.replica(sender)
         if status.view == view && viewActive { retransmitSlots(after: status.lastExecuted, to: to, &effects) }

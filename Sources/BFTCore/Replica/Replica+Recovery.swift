@@ -12,6 +12,7 @@ extension Replica {
         for record in records { replay(record) }
         if let highest = log.keys.max(), isPrimary { nextSequence = max(nextSequence, SequenceNumber(highest).next) }
         effects.events.append(.recovered(view: view, stableSequence: restoredTo))
+        statusDue = true
         executeReady(&effects)
         return effects
     }

@@ -106,6 +106,7 @@ extension Replica {
             sequence: fetched.sequence, stateDigest: fetched.digest, proof: fetched.proof, state: fetched.received)
         makeStable(checkpoint, &effects)
         effects.events.append(.stateTransferred(sequence: fetched.sequence))
+        statusDue = true
         executeReady(&effects)
         return true
     }

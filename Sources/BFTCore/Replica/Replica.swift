@@ -56,6 +56,10 @@ public struct Replica {
     var farCheckpoints: [ReplicaID: [(checkpoint: Checkpoint, envelope: Envelope)]] = [:]
     /// Set when a peer's message shows it is ahead of this replica (higher view, or above H): ask by status.
     var heardAhead = false
+    /// Send a status on the next tick: after a restart or a state transfer, peers likely hold what is missing.
+    var statusDue = false
+    /// The furthest execution a peer in this view reported in its status.
+    var peerExecuted: SequenceNumber = 0
 
     var ticks: UInt64 = 0
     var lastProgressTick: UInt64 = 0
