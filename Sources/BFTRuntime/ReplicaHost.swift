@@ -23,6 +23,22 @@ public struct ReplicaHost {
         self.limits = limits
     }
 
+    /// Starts a replica process again: rebuilds `replica` (freshly made) from the records in `store`, as the
+    /// durability contract on `DurableRecord` promises, and carries out what recovery produced (re-executed
+    /// replies, events). The events are returned for the shell to log.
+    public static func recovering(
+        _ replica: Replica, configuration: Configuration, transport: any Transport, store: any DurableStore,
+        limits: CodecLimits = .standard
+    ) -> (host: ReplicaHost, events: [ReplicaEvent]) {
+        var recovered = replica
+        let effects = recovered.recover(from: store.records)
+        var host = ReplicaHost(
+            id: replica.id, configuration: configuration, behavior: recovered, transport: transport, store: store,
+            limits: limits)
+        let events = host.carryOut(effects)
+        return (host, events)
+    }
+
     /// Handles one frame from the network. Returns the events for the shell to log and count.
     @discardableResult
     public mutating func receive(frame: [UInt8]) -> [ReplicaEvent] {

@@ -92,12 +92,11 @@ extension Simulation {
     public func restart(_ replica: ReplicaID) {
         guard down.remove(replica) != nil else { return }
         let index = Int(replica.rawValue)
-        var fresh = makeReplica[index]()
-        let effects = fresh.recover(from: stores[index].records)
-        hosts[index] = ReplicaHost(
-            id: replica, configuration: configuration, behavior: fresh, transport: transports[index],
-            store: stores[index], limits: options.replicaOptions.limits)
-        record(hosts[index].carryOut(effects), at: replica)
+        let (host, events) = ReplicaHost.recovering(
+            makeReplica[index](), configuration: configuration, transport: transports[index], store: stores[index],
+            limits: options.replicaOptions.limits)
+        hosts[index] = host
+        record(events, at: replica)
         flush(from: replica)
     }
 }

@@ -1,0 +1,76 @@
+import BFTCore
+import BFTRuntime
+
+public enum Node: Hashable, Sendable, CustomStringConvertible {
+    case replica(ReplicaID)
+    case client(ClientID)
+    public var description: String {
+        switch self {
+        case .replica(let r): r.description
+        case .client(let c): c.description
+        }
+    }
+}
+
+enum SimulationEvent {
+    case deliver(from: Node, to: Node, frame: [UInt8])
+    case replicaTick(ReplicaID)
+    case clientTick(Int)
+    case invoke(Int)
+    /// Isolate `size` random replicas, the current primary among them if `includePrimary`.
+    case isolate(size: Int, includePrimary: Bool)
+    case heal
+    case inject(Int)
+    /// Crash `count` random correct replicas (the current primary among them if `includePrimary`).
+    case crash(count: Int, includePrimary: Bool)
+    case restartAll
+}
+
+struct SimulatedClient {
+    var session: ClientSession
+    let signer: any Signer
+    var issued = 0
+    var current: Int?
+}
+
+final class OutboxTransport: Transport {
+    var outbox: [([UInt8], Destination)] = []
+    func send(_ frame: [UInt8], to destination: Destination) { outbox.append((frame, destination)) }
+}
+
+public struct SimulationStats: Sendable {
+    public var delivered = 0
+    public var dropped = 0
+    public var completedRequests = 0
+    public var executedRequests = 0
+    public var undecodableAtClients = 0
+    public var crashes = 0
+    public var viewChanges = 0
+    public var stateTransfers = 0
+    /// Messages delivered, by message kind (indexed by the wire tag), and their bytes.
+    public var deliveredByKind = [Int](repeating: 0, count: 16)
+    public var deliveredBytes = 0
+
+    public init() {}
+
+    mutating func countDelivery(_ frame: [UInt8]) {
+        deliveredBytes += frame.count
+        // version | sender (0x00 + u32, or 0x01 + u64) | tag
+        guard frame.count > 10 else { return }
+        let tag = Int(frame[1] == 0 ? frame[6] : frame[10])
+        if tag < deliveredByKind.count { deliveredByKind[tag] += 1 }
+    }
+
+    public mutating func add(_ other: SimulationStats) {
+        delivered += other.delivered
+        dropped += other.dropped
+        completedRequests += other.completedRequests
+        executedRequests += other.executedRequests
+        undecodableAtClients += other.undecodableAtClients
+        crashes += other.crashes
+        viewChanges += other.viewChanges
+        stateTransfers += other.stateTransfers
+        deliveredBytes += other.deliveredBytes
+        for kind in deliveredByKind.indices { deliveredByKind[kind] += other.deliveredByKind[kind] }
+    }
+}
