@@ -1,4 +1,5 @@
 import BFTCore
+import BFTCrypto
 import BFTSimulator
 import Testing
 
@@ -51,6 +52,14 @@ struct NemesisSweepTests {
         let (totals, failures) = try Self.sweep(1...30, Self.nemesis(replicas: 7))
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
         #expect(totals.viewChanges > 0 && totals.stateTransfers > 0)
+    }
+
+    @Test("5 seeds of the whole nemesis with the real Ed25519 and SHA-256 suite: no violation")
+    func realCrypto() throws {
+        var options = Self.nemesis()
+        options.realCrypto = SweepTests.realCrypto
+        let (_, failures) = try Self.sweep(2001...2005, options)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
     }
 
     @Test("whole-cluster restart loses nothing: every operation completed before the crash is still there after it")

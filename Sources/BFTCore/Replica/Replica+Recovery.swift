@@ -55,8 +55,13 @@ extension Replica {
             view = message.view
             viewActive = true
             acceptedNewView = envelope
+            // A slot committed in an earlier view is re-issued with the same digest (that is what the view change
+            // guarantees), so it stays committed and is re-executed after a restart.
+            var committed: [UInt64: Digest] = [:]
+            for (sequence, slot) in log where slot.committed { committed[sequence] = slot.digest }
             log.removeAll()
             for prePrepare in message.prePrepares { replayPrePrepare(prePrepare) }
+            for (sequence, digest) in committed where log[sequence]?.digest == digest { log[sequence]?.committed = true }
         case .prePrepare(let envelope):
             replayPrePrepare(envelope)
         case .vote(let envelope) where !forget:
