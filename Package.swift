@@ -11,11 +11,13 @@ let package = Package(
         .library(name: "BFTKeyValue", targets: ["BFTKeyValue"]),
         .library(name: "BFTRuntime", targets: ["BFTRuntime"]),
         .library(name: "BFTSimulator", targets: ["BFTSimulator"]),
+        .library(name: "BFTStorage", targets: ["BFTStorage"]),
         .executable(name: "bftsim", targets: ["bftsim"]),
         .executable(name: "bftbench", targets: ["bftbench"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries. Named with a C prefix of their own so they cannot collide with the
@@ -41,6 +43,11 @@ let package = Package(
         .target(name: "BFTKeyValue", dependencies: ["BFTCore"]),
         // The one interpreter of Effects: decode, step, persist, then send.
         .target(name: "BFTRuntime", dependencies: ["BFTCore"]),
+        // Durable state on disk: SQLite through GRDB (needs libsqlite3-dev).
+        .target(
+            name: "BFTStorage",
+            dependencies: ["BFTRuntime", "BFTCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // Seeded single-threaded simulation with virtual time, a faulty network and the invariant checkers.
         .target(name: "BFTSimulator", dependencies: ["BFTRuntime", "BFTKeyValue", "BFTCore"]),
         .executableTarget(
@@ -70,6 +77,8 @@ let package = Package(
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore"]),
         .testTarget(name: "BFTCryptoTests", dependencies: ["BFTCrypto", "BFTCore"]),
         .testTarget(name: "BFTKeyValueTests", dependencies: ["BFTKeyValue", "BFTCore"]),
+        .testTarget(
+            name: "BFTStorageTests", dependencies: ["BFTStorage", "BFTSimulator", "BFTRuntime", "BFTCore", "BFTKeyValue"]),
         .testTarget(
             name: "BFTSimulatorTests", dependencies: ["BFTSimulator", "BFTRuntime", "BFTKeyValue", "BFTCore", "BFTCrypto"]),
     ]

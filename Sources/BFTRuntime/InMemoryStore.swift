@@ -11,6 +11,8 @@ public final class InMemoryStore: DurableStore {
 
     public init() {}
 
+    public func load() -> [DurableRecord] { records }
+
     public func persist(_ records: [DurableRecord]) {
         guard !records.isEmpty else { return }
         persistCalls += 1

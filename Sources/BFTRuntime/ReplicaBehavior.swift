@@ -15,8 +15,9 @@ public protocol Transport: AnyObject {
     func send(_ frame: [UInt8], to destination: Destination)
 }
 
-/// Where a host makes records durable. `persist` returns only once the records would survive a crash.
+/// Where a host makes records durable. `persist` returns only once the records would survive a crash, and
+/// throws if it cannot promise that (the host then sends nothing). `load` returns every record, oldest first.
 public protocol DurableStore: AnyObject {
-    func persist(_ records: [DurableRecord])
-    var records: [DurableRecord] { get }
+    func persist(_ records: [DurableRecord]) throws
+    func load() throws -> [DurableRecord]
 }

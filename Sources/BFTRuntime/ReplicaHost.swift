@@ -10,6 +10,8 @@ public struct ReplicaHost {
     let store: any DurableStore
     let limits: CodecLimits
     public private(set) var counters = HostCounters()
+    /// Set when the store failed to persist: from then on the host sends nothing, and the shell should stop.
+    public private(set) var storageFailure: String?
 
     public init(
         id: ReplicaID, configuration: Configuration, behavior: any ReplicaBehavior, transport: any Transport,
@@ -29,9 +31,9 @@ public struct ReplicaHost {
     public static func recovering(
         _ replica: Replica, configuration: Configuration, transport: any Transport, store: any DurableStore,
         limits: CodecLimits = .standard
-    ) -> (host: ReplicaHost, events: [ReplicaEvent]) {
+    ) throws -> (host: ReplicaHost, events: [ReplicaEvent]) {
         var recovered = replica
-        let effects = recovered.recover(from: store.records)
+        let effects = recovered.recover(from: try store.load())
         var host = ReplicaHost(
             id: replica.id, configuration: configuration, behavior: recovered, transport: transport, store: store,
             limits: limits)
@@ -62,8 +64,15 @@ public struct ReplicaHost {
     /// the effects a replica produces outside `receive` and `tick`, such as `Replica.recover(from:)`.
     @discardableResult
     public mutating func carryOut(_ effects: Effects) -> [ReplicaEvent] {
+        guard storageFailure == nil else { return effects.events }
         if !effects.durable.isEmpty {
-            store.persist(effects.durable)
+            do {
+                try store.persist(effects.durable)
+            } catch {
+                // Nothing may be sent that the records were to guard; the shell must stop this replica.
+                storageFailure = "\(error)"
+                return effects.events
+            }
             counters.recordsPersisted += effects.durable.count
         }
         for outbound in effects.messages {

@@ -92,9 +92,11 @@ extension Simulation {
     public func restart(_ replica: ReplicaID) {
         guard down.remove(replica) != nil else { return }
         let index = Int(replica.rawValue)
-        let (host, events) = ReplicaHost.recovering(
+        // The in-memory store cannot fail to load.
+        guard let (host, events) = try? ReplicaHost.recovering(
             makeReplica[index](), configuration: configuration, transport: transports[index], store: stores[index],
             limits: options.replicaOptions.limits)
+        else { preconditionFailure("the in-memory store of \(replica) failed to load") }
         hosts[index] = host
         record(events, at: replica)
         flush(from: replica)

@@ -1,0 +1,97 @@
+import BFTCore
+
+/// The bytes a disk store keeps for each `DurableRecord`, in the style of the wire format (big-endian, lengths
+/// first, signed messages as their exact envelope bytes, so they verify again after a restart):
+///
+///     record            := tag:u8 | fields
+///     pre-prepare       := 1 | envelope:bytes
+///     vote              := 2 | envelope:bytes
+///     prepared          := 3 | prePrepare:bytes | prepares:list<bytes>
+///     committed         := 4 | view:u64 | sequence:u64 | digest
+///     view-change       := 5 | envelope:bytes
+///     new-view          := 6 | envelope:bytes
+///     stable-checkpoint := 7 | sequence:u64 | stateDigest:digest | proof:list<bytes> | state:bytes
+///
+/// A store also files each record under a sequence number (`sequence(of:)`) so that it can drop what a stable
+/// checkpoint supersedes without decoding.
+public enum DurableRecordCodec {
+    public static func encode(_ record: DurableRecord) -> [UInt8] {
+        var writer = ByteWriter()
+        switch record {
+        case .prePrepare(let envelope):
+            writer.u8(1)
+            writer.byteString(envelope.encoded)
+        case .vote(let envelope):
+            writer.u8(2)
+            writer.byteString(envelope.encoded)
+        case .prepared(let certificate):
+            writer.u8(3)
+            writer.byteString(certificate.prePrepare.encoded)
+            writer.list(certificate.prepares) { $0.byteString($1.encoded) }
+        case .committed(let view, let sequence, let digest):
+            writer.u8(4)
+            writer.u64(view.rawValue)
+            writer.u64(sequence.rawValue)
+            writer.digest(digest)
+        case .viewChange(let envelope):
+            writer.u8(5)
+            writer.byteString(envelope.encoded)
+        case .newView(let envelope):
+            writer.u8(6)
+            writer.byteString(envelope.encoded)
+        case .stableCheckpoint(let checkpoint):
+            writer.u8(7)
+            writer.u64(checkpoint.sequence.rawValue)
+            writer.digest(checkpoint.stateDigest)
+            writer.list(checkpoint.proof) { $0.byteString($1.encoded) }
+            writer.byteString(checkpoint.state)
+        }
+        return writer.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8], limits: CodecLimits = .standard) throws(DecodeError) -> DurableRecord {
+        var reader = ByteReader(bytes[...])
+        let frame = limits.maxFrameBytes
+        func envelope(_ reader: inout ByteReader) throws(DecodeError) -> Envelope {
+            try Envelope.decode(try reader.byteString("envelope", limit: frame), limits: limits)
+        }
+        let record: DurableRecord
+        switch try reader.u8() {
+        case 1: record = .prePrepare(try envelope(&reader))
+        case 2: record = .vote(try envelope(&reader))
+        case 3:
+            let prePrepare = try envelope(&reader)
+            let prepares = try reader.list("prepares", limit: limits.maxCertificateEntries, minimumElementBytes: 4) {
+                (reader: inout ByteReader) throws(DecodeError) in try envelope(&reader)
+            }
+            record = .prepared(PreparedCertificate(prePrepare: prePrepare, prepares: prepares))
+        case 4:
+            record = .committed(view: ViewNumber(try reader.u64()), sequence: SequenceNumber(try reader.u64()),
+                                digest: try reader.digest())
+        case 5: record = .viewChange(try envelope(&reader))
+        case 6: record = .newView(try envelope(&reader))
+        case 7:
+            let sequence = SequenceNumber(try reader.u64())
+            let digest = try reader.digest()
+            let proof = try reader.list("proof", limit: limits.maxCertificateEntries, minimumElementBytes: 4) {
+                (reader: inout ByteReader) throws(DecodeError) in try envelope(&reader)
+            }
+            let state = try reader.byteString("state", limit: reader.remaining)
+            record = .stableCheckpoint(StableCheckpoint(sequence: sequence, stateDigest: digest, proof: proof, state: state))
+        case let tag: throw .invalidValue(field: "record tag", value: UInt64(tag))
+        }
+        try reader.expectEnd()
+        return record
+    }
+
+    /// The sequence number a record belongs to, for truncation (0 for records that are kept by kind instead).
+    public static func sequence(of record: DurableRecord) -> SequenceNumber {
+        switch record {
+        case .prePrepare(let envelope), .vote(let envelope): InMemoryStore.sequence(of: envelope) ?? 0
+        case .prepared(let certificate): InMemoryStore.sequence(of: certificate.prePrepare) ?? 0
+        case .committed(_, let sequence, _): sequence
+        case .stableCheckpoint(let checkpoint): checkpoint.sequence
+        case .viewChange, .newView: 0
+        }
+    }
+}
