@@ -32,7 +32,9 @@ struct MessageGenerator {
     mutating func count(_ max: Int) -> Int { Int(random.next() % UInt64(max + 1)) }
 
     mutating func request() -> Request {
-        Request(timestamp: Timestamp(u64()), operation: bytes(max: 40), readOnly: random.next() % 2 == 0)
+        Request(
+            timestamp: Timestamp(u64()), operation: bytes(max: 40), readOnly: random.next() % 2 == 0,
+            clientKey: random.next() % 2 == 0 ? nil : PublicKey(bytes: (0..<32).map { _ in UInt8(truncatingIfNeeded: u64()) }))
     }
 
     mutating func prePrepare(maxBatch: Int = 3) -> PrePrepare {

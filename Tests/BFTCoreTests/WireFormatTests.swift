@@ -33,7 +33,7 @@ struct WireFormatTests {
     }
 
     private static let goldenRequestHex =
-        "01" + "01" + "0102030405060708" + "01" + "000000000000002a" + "00" + "00000003" + "707574"
+        "01" + "01" + "0102030405060708" + "01" + "000000000000002a" + "00" + "00000003" + "707574" + "00"
         + String(repeating: "cd", count: 64)
 
     private static var goldenRequest: Envelope {
@@ -68,7 +68,7 @@ struct WireFormatTests {
             from: .replica(0), signature: Self.signatureAB)
         let expected =
             "01" + "00" + "00000000" + "02" + "0000000000000000" + "0000000000000001"
-            + String(repeating: "11", count: 32) + "00000001" + "0000005b" + Self.goldenRequestHex
+            + String(repeating: "11", count: 32) + "00000001" + "0000005c" + Self.goldenRequestHex
             + String(repeating: "ab", count: 64)
         #expect(Hex.encode(envelope.encoded) == expected)
     }

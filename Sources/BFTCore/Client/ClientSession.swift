@@ -46,7 +46,10 @@ public struct ClientSession {
         precondition(outstanding == nil, "client \(client) already has a request outstanding")
         lastTimestamp = Timestamp(lastTimestamp.rawValue + 1)
         let request = Envelope(
-            signing: .request(Request(timestamp: lastTimestamp, operation: operation, readOnly: readOnly)),
+            signing: .request(
+                Request(
+                    timestamp: lastTimestamp, operation: operation, readOnly: readOnly,
+                    clientKey: client.isSelfCertifying ? signer.publicKey : nil)),
             from: .client(client), with: signer)
         outstanding = Outstanding(request: request, timestamp: lastTimestamp)
         return [Outbound(request, to: .replica(configuration.primary(of: view)))]

@@ -13,7 +13,8 @@
 ///     bool          := 0x00 | 0x01
 ///
 ///     payload       := tag:u8 | fields
-///     request       :=  1 | timestamp:u64 | readOnly:bool | operation:bytes                 sent by a client
+///     request       :=  1 | timestamp:u64 | readOnly:bool | operation:bytes | clientKey   sent by a client
+///     clientKey     := 0x00 | 0x01 key:32 bytes                  (only for a self-certifying client id)
 ///     pre-prepare   :=  2 | view:u64 | sequence:u64 | digest | batch:list<nested<request>>
 ///     prepare       :=  3 | view:u64 | sequence:u64 | digest
 ///     commit        :=  4 | view:u64 | sequence:u64 | digest
@@ -71,6 +72,12 @@ public enum WireFormat {
             writer.u64(m.timestamp.rawValue)
             writer.bool(m.readOnly)
             writer.byteString(m.operation)
+            if let key = m.clientKey {
+                writer.u8(1)
+                writer.raw(key.bytes)
+            } else {
+                writer.u8(0)
+            }
         case .prePrepare(let m):
             writer.u64(m.view.rawValue)
             writer.u64(m.sequence.rawValue)
@@ -181,7 +188,9 @@ public enum WireFormat {
             let timestamp = Timestamp(try reader.u64())
             let readOnly = try reader.bool("readOnly")
             let operation = try reader.byteString("operation", limit: limits.maxByteString)
-            return .request(Request(timestamp: timestamp, operation: operation, readOnly: readOnly))
+            var clientKey: PublicKey?
+            if try reader.bool("hasClientKey") { clientKey = PublicKey(bytes: Array(try reader.raw(PublicKey.byteCount))) }
+            return .request(Request(timestamp: timestamp, operation: operation, readOnly: readOnly, clientKey: clientKey))
         case .prePrepare:
             return .prePrepare(try readPrePrepare(&reader, limits: limits))
         case .prepare:

@@ -27,3 +27,28 @@ public struct KeyDirectory: Sendable {
         }
     }
 }
+
+extension KeyDirectory {
+    /// The key that verifies `envelope`: the configured one, or, for a client with a self-certifying id that the
+    /// group does not know, the key its request carries, if the id is that key's (`ClientID(selfCertifying:)`).
+    public func verifyingKey(for envelope: Envelope, suite: any CryptoSuite) -> PublicKey? {
+        if let key = key(of: envelope.sender) { return key }
+        guard case .client(let id) = envelope.sender, id.isSelfCertifying, case .request(let request) = envelope.message,
+            let key = request.clientKey, ClientID(selfCertifying: key, suite: suite) == id
+        else { return nil }
+        return key
+    }
+}
+
+extension ClientID {
+    /// A client id bound to a public key, so a client needs no registration: the top bit set (configured ids stay
+    /// below 2^63 and cannot collide) and 63 bits of SHA-256 of the key. Nobody else can sign for it.
+    public init(selfCertifying key: PublicKey, suite: any CryptoSuite) {
+        let digest = suite.digest(key.bytes).bytes
+        var value: UInt64 = 0
+        for byte in digest.prefix(8) { value = value << 8 | UInt64(byte) }
+        self.init(value | 1 << 63)
+    }
+
+    public var isSelfCertifying: Bool { rawValue >> 63 == 1 }
+}

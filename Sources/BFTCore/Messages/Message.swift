@@ -69,11 +69,15 @@ public struct Request: Hashable, Sendable {
     public var operation: [UInt8]
     /// PBFT §5.1.3: a read-only request may be answered from current state without ordering.
     public var readOnly: Bool
+    /// The client's public key, for a client the group does not know in advance: its id must then be
+    /// `ClientID(selfCertifying:suite:)` of this key, so nobody can claim another client's id.
+    public var clientKey: PublicKey?
 
-    public init(timestamp: Timestamp, operation: [UInt8], readOnly: Bool = false) {
+    public init(timestamp: Timestamp, operation: [UInt8], readOnly: Bool = false, clientKey: PublicKey? = nil) {
         self.timestamp = timestamp
         self.operation = operation
         self.readOnly = readOnly
+        self.clientKey = clientKey
     }
 }
 

@@ -55,7 +55,7 @@ extension Replica {
     func isValidRequest(_ envelope: Envelope) -> Bool {
         guard case .request = envelope.message, envelope.sender.clientID != nil else { return false }
         if options.deviations.skipClientSignatureCheck { return true }
-        guard let key = directory.key(of: envelope.sender) else { return false }
+        guard let key = directory.verifyingKey(for: envelope, suite: suite) else { return false }
         return envelope.verify(with: suite, key: key)
     }
 

@@ -101,7 +101,7 @@ public struct Replica {
     /// Handles one authenticated-or-not message. The signature is verified here, against the sender's key.
     public mutating func receive(_ envelope: Envelope) -> Effects {
         var effects = Effects()
-        guard let key = directory.key(of: envelope.sender) else {
+        guard let key = directory.verifyingKey(for: envelope, suite: suite) else {
             return reject(.unknownSender, envelope, effects)
         }
         // Its own messages come back relayed by retransmission; they carry nothing new.
