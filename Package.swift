@@ -13,11 +13,15 @@ let package = Package(
         .library(name: "BFTSimulator", targets: ["BFTSimulator"]),
         .library(name: "BFTStorage", targets: ["BFTStorage"]),
         .executable(name: "bftsim", targets: ["bftsim"]),
+        .executable(name: "bftreplica", targets: ["bftreplica"]),
+        .library(name: "BFTClient", targets: ["BFTClient"]),
         .executable(name: "bftbench", targets: ["bftbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // System libraries. Named with a C prefix of their own so they cannot collide with the
@@ -47,6 +51,35 @@ let package = Package(
         .target(
             name: "BFTStorage",
             dependencies: ["BFTRuntime", "BFTCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The shell: SwiftNIO TCP mesh and client listener, framing, reconnects, group commit, ticker.
+        .target(
+            name: "BFTNIO",
+            dependencies: [
+                "BFTRuntime", "BFTStorage", "BFTCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The async client library over NIO.
+        .target(
+            name: "BFTClient",
+            dependencies: [
+                "BFTNIO", "BFTCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "bftreplica",
+            dependencies: [
+                "BFTNIO", "BFTClient", "BFTStorage", "BFTCrypto", "BFTKeyValue", "BFTCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         // Seeded single-threaded simulation with virtual time, a faulty network and the invariant checkers.
         .target(name: "BFTSimulator", dependencies: ["BFTRuntime", "BFTKeyValue", "BFTCore"]),

@@ -12,6 +12,8 @@ public struct ReplicaHost {
     public private(set) var counters = HostCounters()
     /// Set when the store failed to persist: from then on the host sends nothing, and the shell should stop.
     public private(set) var storageFailure: String?
+    /// The sender named by the last frame that decoded (the shell maps client connections with it).
+    public private(set) var lastSender: Principal?
 
     public init(
         id: ReplicaID, configuration: Configuration, behavior: any ReplicaBehavior, transport: any Transport,
@@ -50,8 +52,10 @@ public struct ReplicaHost {
             envelope = try Envelope.decode(frame, limits: limits)
         } catch {
             counters.undecodable += 1
+            lastSender = nil
             return []
         }
+        lastSender = envelope.sender
         return carryOut(behavior.receive(envelope))
     }
 

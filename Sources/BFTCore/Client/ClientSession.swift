@@ -82,6 +82,9 @@ public struct ClientSession {
         }
     }
 
+    /// Gives up on the outstanding request (the caller timed out); a later reply to it is ignored.
+    public mutating func abandon() { outstanding = nil }
+
     /// On timeout, the request goes to every replica (PBFT §4.1): those that executed it resend the reply, the
     /// others relay it to the primary.
     public mutating func tick() -> [Outbound] {

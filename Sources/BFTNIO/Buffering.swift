@@ -1,0 +1,44 @@
+import BFTCore
+import BFTRuntime
+import BFTStorage
+
+/// Holds the records of one loop turn and writes them in one transaction at its end (group commit); with
+/// `immediate`, every persist is its own transaction. Either way the shell sends nothing before `commit()`.
+final class GroupCommitStore: DurableStore {
+    let store: SQLiteStore
+    let immediate: Bool
+    private var pending: [DurableRecord] = []
+
+    init(store: SQLiteStore, immediate: Bool) {
+        self.store = store
+        self.immediate = immediate
+    }
+
+    func persist(_ records: [DurableRecord]) throws {
+        if immediate { try store.persist(records) } else { pending += records }
+    }
+
+    func commit() throws {
+        guard !pending.isEmpty else { return }
+        let records = pending
+        pending = []
+        try store.persist(records)
+    }
+
+    func load() throws -> [DurableRecord] { try store.load() }
+}
+
+/// Collects the frames a host sends during one loop turn; the node writes them after the commit.
+final class BufferingTransport: Transport {
+    private var outbox: [([UInt8], Destination)] = []
+    var touchedClients: Set<ClientID> = []
+
+    func send(_ frame: [UInt8], to destination: Destination) { outbox.append((frame, destination)) }
+
+    func take() -> [([UInt8], Destination)] {
+        defer { outbox.removeAll(keepingCapacity: true) }
+        return outbox
+    }
+
+    func discard() { outbox.removeAll() }
+}

@@ -1,0 +1,294 @@
+import BFTCore
+import BFTRuntime
+import BFTStorage
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The shell around one `ReplicaHost` (DESIGN.md, "The shell"): a TCP listener for peers and clients, an outgoing
+/// link to every peer, a ticker, and durable storage. Everything runs on one event loop, so the host is stepped
+/// by exactly one owner; frames produced during a loop turn are sent at its end, after one storage commit for
+/// the whole turn (group commit), so records are durable before any message that depends on them leaves.
+public final class ReplicaNode: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var sync: SyncMode = .batch
+        /// Frames queued for a peer that is down or slow, at most.
+        public var maxQueuedBytesPerPeer = 32 << 20
+        /// Inbound connections (peers and clients) at once; more are refused.
+        public var maxConnections = 1024
+        /// An inbound connection that sends nothing for this long is closed (half-open or idle clients).
+        public var idleTimeout = TimeAmount.minutes(5)
+        public init() {}
+    }
+
+    public let id: ReplicaID
+    let loop: EventLoop
+    let cluster: ClusterFile
+    let settings: Settings
+    let logger: Logger
+    var host: ReplicaHost
+    let store: GroupCommitStore
+    let transport: BufferingTransport
+    var peers: [ReplicaID: Link] = [:]
+    var clients: [ClientID: Channel] = [:]
+    var clientOfChannel: [ObjectIdentifier: ClientID] = [:]
+    var connections = 0
+    var server: Channel?
+    var ticker: RepeatedTask?
+    var turnScheduled = false
+    var stopped = false
+    public private(set) var counters = NodeCounters()
+    /// Called once, on the loop, if storage fails: the replica must stop (it may no longer send).
+    var onFatal: (@Sendable (String) -> Void)?
+
+    /// Recovers the replica from the store and starts listening and ticking. The returned node lives on `loop`.
+    public static func start(
+        id: ReplicaID, cluster: ClusterFile, signer: any Signer, suite: any CryptoSuite, application: any StateMachine,
+        store: SQLiteStore, loop: EventLoop, settings: Settings = Settings(), logger: Logger,
+        onFatal: @escaping @Sendable (String) -> Void
+    ) -> EventLoopFuture<ReplicaNode> {
+        // The crypto, the application and the store move to the loop and are used only there.
+        let inputs = UnsafeTransfer((signer, suite, application, store))
+        let built: EventLoopFuture<ReplicaNode> = loop.submit {
+            let (signer, suite, application, store) = inputs.value
+            let configuration = try cluster.configuration()
+            let replica = Replica(
+                id: id, configuration: configuration, options: cluster.replicaOptions, directory: cluster.directory,
+                suite: suite, signer: signer, application: application)
+            let node = try ReplicaNode(
+                id: id, replica: replica, configuration: configuration, cluster: cluster, store: store, loop: loop,
+                settings: settings, logger: logger)
+            node.onFatal = onFatal
+            return node
+        }
+        return built.flatMap { node in node.listen().map { _ in node } }
+    }
+
+    private init(
+        id: ReplicaID, replica: Replica, configuration: Configuration, cluster: ClusterFile, store: SQLiteStore,
+        loop: EventLoop, settings: Settings, logger: Logger
+    ) throws {
+        self.id = id
+        self.loop = loop
+        self.cluster = cluster
+        self.settings = settings
+        self.logger = logger
+        self.store = GroupCommitStore(store: store, immediate: settings.sync == .always)
+        self.transport = BufferingTransport()
+        let (host, events) = try ReplicaHost.recovering(
+            replica, configuration: configuration, transport: transport, store: self.store,
+            limits: cluster.replicaOptions.limits)
+        self.host = host
+        log(events)
+        let maximum = cluster.replicaOptions.limits.maxFrameBytes
+        for member in cluster.replicas where member.id != id.rawValue {
+            peers[ReplicaID(member.id)] = Link(
+                host: member.host, port: member.port, loop: loop, maxQueuedBytes: settings.maxQueuedBytesPerPeer,
+                maximumFrameBytes: maximum)
+        }
+    }
+
+    public var listeningPort: Int? { server?.localAddress?.port }
+
+    private func listen() -> EventLoopFuture<Void> {
+        let me = UnsafeTransfer(self)
+        let maximum = cluster.replicaOptions.limits.maxFrameBytes
+        let idle = settings.idleTimeout
+        let member = cluster.replicas[Int(id.rawValue)]
+        return ServerBootstrap(group: loop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(readTimeout: idle))
+                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximum)))
+                    try sync.addHandler(InboundHandler(node: me))
+                }
+            }
+            .bind(host: member.host, port: member.port)
+            .map { channel in
+                let node = me.value
+                node.server = channel
+                for peer in node.peers.values { peer.connect() }
+                node.ticker = node.loop.scheduleRepeatedTask(
+                    initialDelay: .milliseconds(Int64(node.cluster.tickMilliseconds)),
+                    delay: .milliseconds(Int64(node.cluster.tickMilliseconds))
+                ) { _ in me.value.tick() }
+                node.logger.info("replica \(node.id) listening on \(member.host):\(channel.localAddress?.port ?? member.port)")
+            }
+    }
+
+    // MARK: The loop
+
+    func accepted(_ channel: Channel) -> Bool {
+        guard connections < settings.maxConnections, !stopped else {
+            counters.connectionsRefused += 1
+            return false
+        }
+        connections += 1
+        return true
+    }
+
+    func received(_ frame: [UInt8], on channel: Channel) {
+        guard !stopped else { return }
+        let events = host.receive(frame: frame)
+        if host.counters.undecodable > counters.undecodableFrames {
+            counters.undecodableFrames = host.counters.undecodable
+        }
+        if case .client(let client) = host.lastSender {
+            let key = ObjectIdentifier(channel)
+            if let known = clientOfChannel[key], known != client {
+                // One connection speaks for one client: a second identity on it is a misbehaving peer.
+                counters.connectionsClosed["client identity changed", default: 0] += 1
+                channel.close(promise: nil)
+            } else if clientOfChannel[key] == nil {
+                clientOfChannel[key] = client
+                clients[client] = channel
+            }
+        }
+        log(events)
+        endTurnSoon()
+    }
+
+    func closed(_ channel: Channel, reason: String?) {
+        connections -= 1
+        if let reason { counters.connectionsClosed[reason, default: 0] += 1 }
+        let key = ObjectIdentifier(channel)
+        if let client = clientOfChannel.removeValue(forKey: key), clients[client] === channel {
+            clients[client] = nil
+        }
+    }
+
+    private func tick() {
+        guard !stopped else { return }
+        log(host.tick())
+        endTurn()
+    }
+
+    /// Frames produced while handling input go out once per loop turn, after one commit.
+    private func endTurnSoon() {
+        guard !turnScheduled else { return }
+        turnScheduled = true
+        let me = UnsafeTransfer(self)
+        loop.execute { me.value.endTurn() }
+    }
+
+    private func endTurn() {
+        turnScheduled = false
+        do {
+            try store.commit()
+        } catch {
+            transport.discard()
+            fail("storage failed: \(error)")
+            return
+        }
+        if let failure = host.storageFailure { return fail("storage failed: \(failure)") }
+        for (frame, destination) in transport.take() {
+            switch destination {
+            case .replica(let replica): peers[replica]?.send(frame)
+            case .client(let client): sendToClient(frame, client)
+            case .allReplicas: continue  // the host expands it
+            }
+        }
+        for peer in peers.values { peer.flush() }
+        for channel in transport.touchedClients.compactMap({ clients[$0] }) { channel.flush() }
+        transport.touchedClients.removeAll()
+    }
+
+    private func sendToClient(_ frame: [UInt8], _ client: ClientID) {
+        guard let channel = clients[client], channel.isActive else {
+            counters.repliesWithoutConnection += 1
+            return
+        }
+        var buffer = channel.allocator.buffer(capacity: frame.count + 4)
+        buffer.writeFrame(frame)
+        channel.write(buffer, promise: nil)
+        transport.touchedClients.insert(client)
+    }
+
+    private func fail(_ message: String) {
+        guard !stopped else { return }
+        logger.critical("\(message); stopping")
+        stopNow()
+        onFatal?(message)
+    }
+
+    /// Stops ticking and listening, commits what is pending, and closes every connection.
+    public func stop() -> EventLoopFuture<Void> {
+        loop.submit { self.stopNow() }
+    }
+
+    private func stopNow() {
+        guard !stopped else { return }
+        endTurn()
+        stopped = true
+        ticker?.cancel()
+        server?.close(promise: nil)
+        for peer in peers.values { peer.close() }
+        for channel in clients.values { channel.close(promise: nil) }
+    }
+
+    public var status: ReplicaStatus { host.behavior.status }
+    public var hostCounters: HostCounters { host.counters }
+
+    private func log(_ events: [ReplicaEvent]) {
+        for event in events {
+            switch event {
+            case .rejected(let reason, let from, let kind):
+                logger.debug("rejected \(kind) from \(from): \(reason.rawValue)")
+            case .viewChangeStarted(let view): logger.notice("view change to \(view) started")
+            case .viewInstalled(let view): logger.notice("view \(view) installed")
+            case .stateTransferred(let sequence): logger.notice("state transferred at \(sequence)")
+            case .fellBehind(let sequence): logger.notice("behind stable checkpoint \(sequence): fetching state")
+            case .recovered(let view, let stable):
+                logger.notice("recovered from storage: view \(view), stable checkpoint \(stable)")
+            case .checkpointStable(let sequence, _): logger.debug("checkpoint \(sequence) stable")
+            case .committed, .executed: continue
+            }
+        }
+    }
+}
+
+public struct NodeCounters: Sendable {
+    public var connectionsRefused = 0
+    public var connectionsClosed: [String: Int] = [:]
+    public var undecodableFrames = 0
+    public var repliesWithoutConnection = 0
+}
+
+/// Inbound frames from peers and clients, handed to the node on its loop.
+private final class InboundHandler: ChannelInboundHandler {
+    typealias InboundIn = [UInt8]
+    let node: UnsafeTransfer<ReplicaNode>
+    var reason: String?
+    var counted = false
+
+    init(node: UnsafeTransfer<ReplicaNode>) { self.node = node }
+
+    func channelActive(context: ChannelHandlerContext) {
+        counted = node.value.accepted(context.channel)
+        guard counted else { return context.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        node.value.received(unwrapInboundIn(data), on: context.channel)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            reason = "idle"
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        reason = error is FrameError ? "bad frame length" : "connection error"
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if counted { node.value.closed(context.channel, reason: reason) }
+    }
+}
