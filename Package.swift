@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "BFTStorage", targets: ["BFTStorage"]),
         .executable(name: "bftsim", targets: ["bftsim"]),
         .executable(name: "bftreplica", targets: ["bftreplica"]),
+        .executable(name: "bftclient", targets: ["bftclient"]),
         .library(name: "BFTClient", targets: ["BFTClient"]),
         .executable(name: "bftbench", targets: ["bftbench"]),
     ],
@@ -81,6 +82,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .executableTarget(
+            name: "bftclient",
+            dependencies: [
+                "BFTClient", "BFTNIO", "BFTCrypto", "BFTKeyValue", "BFTCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Seeded single-threaded simulation with virtual time, a faulty network and the invariant checkers.
         .target(name: "BFTSimulator", dependencies: ["BFTRuntime", "BFTKeyValue", "BFTCore"]),
         .executableTarget(
@@ -110,6 +120,14 @@ let package = Package(
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore"]),
         .testTarget(name: "BFTCryptoTests", dependencies: ["BFTCrypto", "BFTCore"]),
         .testTarget(name: "BFTKeyValueTests", dependencies: ["BFTKeyValue", "BFTCore"]),
+        .testTarget(
+            name: "BFTProcessTests",
+            dependencies: [
+                "bftreplica", "BFTClient", "BFTNIO", "BFTStorage", "BFTRuntime", "BFTCrypto", "BFTKeyValue", "BFTCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "BFTStorageTests", dependencies: ["BFTStorage", "BFTSimulator", "BFTRuntime", "BFTCore", "BFTKeyValue"]),
         .testTarget(

@@ -148,3 +148,36 @@ private func readOptional(_ reader: inout ByteReader) throws(DecodeError) -> [UI
     case let other: throw .invalidValue(field: "optional", value: UInt64(other))
     }
 }
+
+/// Bytes as a quoted string when they are printable UTF-8, else as hex: for people reading logs and demos.
+func readable(_ bytes: [UInt8]) -> String {
+    if let text = String(validating: bytes, as: UTF8.self), text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) {
+        return "\"\(text)\""
+    }
+    return "0x" + Hex.encode(bytes)
+}
+
+extension KeyValueCommand: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .put(let key, let value): "put \(readable(key)) = \(readable(value))"
+        case .get(let key): "get \(readable(key))"
+        case .delete(let key): "delete \(readable(key))"
+        case .compareAndSet(let key, let expected, let new):
+            "cas \(readable(key)) from \(expected.map(readable) ?? "absent") to \(readable(new))"
+        case .append(let key, let suffix): "append \(readable(suffix)) to \(readable(key))"
+        }
+    }
+}
+
+extension KeyValueResult: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .ok: "ok"
+        case .value(let value): readable(value)
+        case .notFound: "not found"
+        case .mismatch(let current): "mismatch (current value \(current.map(readable) ?? "absent"))"
+        case .invalid(let reason): "invalid: \(reason)"
+        }
+    }
+}

@@ -65,6 +65,7 @@ struct RunCommand: AsyncParsableCommand {
                 onFatal: { done.succeed($0) }
             ).get()
         } catch {
+            done.succeed(nil)
             try? await group.shutdownGracefully()
             let member = file.replicas[Int(id)]
             throw Failure("replica \(id) cannot start on \(member.host):\(member.port): \(Self.describe(error))")
