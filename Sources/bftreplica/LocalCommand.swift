@@ -26,6 +26,8 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Run this many client operations, print the outcome, and stop (0: run until Ctrl-C).")
     var demo = 0
     @Option(help: "Log level of the replicas.") var logLevel: LogLevelArgument = .init(.warning)
+    @Option(help: "Storage commits of the replicas: always, batch or none (see 'bftreplica run --help').")
+    var sync: SyncModeArgument = .batch
 
     func run() async throws {
         let base = dir ?? NSTemporaryDirectory() + "bft-local-\(ProcessInfo.processInfo.processIdentifier)"
@@ -39,7 +41,7 @@ struct LocalCommand: AsyncParsableCommand {
             process.arguments = [
                 "run", "--cluster", "\(base)/cluster.json", "--id", "\(member.id)", "--key",
                 "\(base)/replica-\(member.id).key", "--data", "\(base)/data-\(member.id)", "--log-level",
-                logLevel.level.rawValue,
+                logLevel.level.rawValue, "--sync", sync.mode.rawValue,
             ]
             do { try process.run() } catch { throw Failure("cannot start replica \(member.id): \(error)") }
             children.append(process)

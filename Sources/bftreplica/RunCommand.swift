@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let signals = Self.onTermination { done.succeed(nil) }
         let failure = try await done.futureResult.get()
-        _ = signals
+        withExtendedLifetime(signals) {}  // the sources must live until a signal came (the optimizer frees early)
         try? await node.stop().get()
         try? await group.shutdownGracefully()
         if let failure { throw Failure(failure) }

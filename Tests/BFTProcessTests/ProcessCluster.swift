@@ -68,7 +68,7 @@ final class ProcessCluster: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: Self.executable("bftreplica"))
         process.arguments = [
             "run", "--cluster", clusterPath, "--id", "\(index)", "--key", "\(directory)/replica-\(index).key",
-            "--data", "\(directory)/data-\(index)", "--log-level", "notice",
+            "--data", "\(directory)/data-\(index)", "--log-level", "info",
         ]
         let log = "\(directory)/replica-\(index).log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -87,6 +87,15 @@ final class ProcessCluster: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         processes[index] = nil
+    }
+
+    /// Sends SIGTERM and waits at most `seconds` for the exit; returns the exit status (nil: still running).
+    func terminate(_ index: Int, seconds: Double = 10) -> Int32? {
+        guard let process = processes[index] else { return nil }
+        process.terminate()
+        guard wait(seconds: seconds, { !process.isRunning }) else { return nil }
+        processes[index] = nil
+        return process.terminationStatus
     }
 
     func isRunning(_ index: Int) -> Bool { processes[index]?.isRunning ?? false }

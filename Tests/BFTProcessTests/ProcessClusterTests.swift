@@ -39,6 +39,8 @@ struct ProcessClusterTests {
         let latest = cluster.committedSequence(2)
         #expect(cluster.wait(seconds: 15) { cluster.committedSequence(0) >= latest }, "the old primary catches up")
 
+        #expect(cluster.terminate(1) == 0, "SIGTERM stops a replica gracefully, with exit status 0")
+        #expect(cluster.log(1).contains("stopped"))
         for index in 0..<4 { cluster.kill9(index) }
         try cluster.startAll()
         for (k, v) in written.sorted(by: { $0.key < $1.key }) {
