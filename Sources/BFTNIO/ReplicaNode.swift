@@ -38,6 +38,7 @@ public final class ReplicaNode: @unchecked Sendable {
     var turnScheduled = false
     var stopped = false
     public private(set) var counters = NodeCounters()
+    var metrics = NodeMetrics()
     /// Called once, on the loop, if storage fails: the replica must stop (it may no longer send).
     var onFatal: (@Sendable (String) -> Void)?
 
@@ -135,12 +136,15 @@ public final class ReplicaNode: @unchecked Sendable {
         let events = host.receive(frame: frame)
         if host.counters.undecodable > counters.undecodableFrames {
             counters.undecodableFrames = host.counters.undecodable
+            metrics.undecodableFrames.increment()
         }
         if case .client(let client) = host.lastSender {
+            metrics.arrived(client)
             let key = ObjectIdentifier(channel)
             if let known = clientOfChannel[key], known != client {
                 // One connection speaks for one client: a second identity on it is a misbehaving peer.
                 counters.connectionsClosed["client identity changed", default: 0] += 1
+                metrics.connectionClosed("client identity changed")
                 channel.close(promise: nil)
             } else if clientOfChannel[key] == nil {
                 clientOfChannel[key] = client
@@ -153,10 +157,14 @@ public final class ReplicaNode: @unchecked Sendable {
 
     func closed(_ channel: Channel, reason: String?) {
         connections -= 1
-        if let reason { counters.connectionsClosed[reason, default: 0] += 1 }
+        if let reason {
+            counters.connectionsClosed[reason, default: 0] += 1
+            metrics.connectionClosed(reason)
+        }
         let key = ObjectIdentifier(channel)
         if let client = clientOfChannel.removeValue(forKey: key), clients[client] === channel {
             clients[client] = nil
+            metrics.forget(client)
         }
     }
 
@@ -232,19 +240,34 @@ public final class ReplicaNode: @unchecked Sendable {
     public var status: ReplicaStatus { host.behavior.status }
     public var hostCounters: HostCounters { host.counters }
 
+    /// Events replace logging inside the core: here they are logged and counted.
     private func log(_ events: [ReplicaEvent]) {
         for event in events {
             switch event {
             case .rejected(let reason, let from, let kind):
+                metrics.rejected(reason)
                 logger.debug("rejected \(kind) from \(from): \(reason.rawValue)")
-            case .viewChangeStarted(let view): logger.notice("view change to \(view) started")
-            case .viewInstalled(let view): logger.notice("view \(view) installed")
-            case .stateTransferred(let sequence): logger.notice("state transferred at \(sequence)")
+            case .viewChangeStarted(let view):
+                metrics.viewChangesStarted.increment()
+                logger.notice("view change to \(view) started")
+            case .viewInstalled(let view):
+                metrics.viewsInstalled.increment()
+                metrics.view.record(Int64(view.rawValue))
+                logger.notice("view \(view) installed")
+            case .stateTransferred(let sequence):
+                metrics.stateTransfers.increment()
+                logger.notice("state transferred at \(sequence)")
             case .fellBehind(let sequence): logger.notice("behind stable checkpoint \(sequence): fetching state")
             case .recovered(let view, let stable):
+                metrics.view.record(Int64(view.rawValue))
                 logger.notice("recovered from storage: view \(view), stable checkpoint \(stable)")
-            case .checkpointStable(let sequence, _): logger.debug("checkpoint \(sequence) stable")
-            case .committed, .executed: continue
+            case .checkpointStable(let sequence, _):
+                metrics.checkpointsStable.increment()
+                logger.debug("checkpoint \(sequence) stable")
+            case .executed(let sequence, _, let requests):
+                metrics.executed(requests)
+                metrics.lastExecuted.record(Int64(sequence.rawValue))
+            case .committed: continue
             }
         }
     }

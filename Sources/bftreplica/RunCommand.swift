@@ -6,8 +6,10 @@ import BFTNIO
 import BFTStorage
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
+import Prometheus
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,6 +29,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "When storage commits: always (every step), batch (once per event-loop turn), none (no fsync).")
     var sync: SyncModeArgument = .batch
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: LogLevelArgument = .info
+    @Option(help: "Serve Prometheus metrics over HTTP on this port (GET /metrics); off if not given.")
+    var metricsPort: Int?
+    @Option(help: "Address for the metrics endpoint.") var metricsHost = "127.0.0.1"
 
     func run() async throws {
         let level = logLevel.level
@@ -54,6 +59,25 @@ struct RunCommand: AsyncParsableCommand {
             throw Failure("cannot open the store in \(data): \(error)")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var metricsChannel: Channel?
+        if let metricsPort {
+            let registry = PrometheusCollectorRegistry()
+            var factory = PrometheusMetricsFactory(registry: registry)
+            factory.durationHistogramBuckets["bft_request_latency_seconds"] = [
+                .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+                .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                .seconds(1), .seconds(5),
+            ]
+            MetricsSystem.bootstrap(factory)
+            do {
+                metricsChannel = try await MetricsServer.start(
+                    host: metricsHost, port: metricsPort, registry: registry, group: group
+                ).get()
+            } catch {
+                try? await group.shutdownGracefully()
+                throw Failure("cannot serve metrics on \(metricsHost):\(metricsPort): \(Self.describe(error))")
+            }
+        }
         let done = group.next().makePromise(of: String?.self)
         var settings = ReplicaNode.Settings()
         settings.sync = sync.mode
@@ -66,6 +90,7 @@ struct RunCommand: AsyncParsableCommand {
             ).get()
         } catch {
             done.succeed(nil)
+            try? await metricsChannel?.close()
             try? await group.shutdownGracefully()
             let member = file.replicas[Int(id)]
             throw Failure("replica \(id) cannot start on \(member.host):\(member.port): \(Self.describe(error))")
@@ -74,6 +99,7 @@ struct RunCommand: AsyncParsableCommand {
         let failure = try await done.futureResult.get()
         withExtendedLifetime(signals) {}  // the sources must live until a signal came (the optimizer frees early)
         try? await node.stop().get()
+        try? await metricsChannel?.close()
         try? await group.shutdownGracefully()
         if let failure { throw Failure(failure) }
         logger.info("replica \(id) stopped")

@@ -94,6 +94,25 @@ struct ProcessClusterTests {
         await client.close()
     }
 
+    @Test("the metrics endpoint reports executed requests, the view and rejected messages in Prometheus format")
+    func metrics() async throws {
+        let cluster = try ProcessCluster()
+        let port = try ProcessCluster.freePorts(1)[0]
+        try cluster.start(0, extra: ["--metrics-port", "\(port)"])
+        for index in 1..<4 { try cluster.start(index) }
+        let client = try TestClient(cluster.cluster)
+        for i in 0..<10 { #expect(try await client.run(.put(key: key("m"), value: key("\(i)"))) == .ok) }
+        await client.close()
+        var text = ""
+        #expect(cluster.wait(seconds: 10) {
+            text = ProcessCluster.httpGet(port: port, path: "/metrics")
+            return text.contains("bft_requests_executed_total 10")
+        }, "\(text)")
+        #expect(text.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(text.contains("bft_request_latency_seconds_bucket"))
+        #expect(text.contains("bft_last_executed_sequence"))
+    }
+
     @Test("bad configuration gets a one-line error and a non-zero exit, never a stack trace",
           arguments: ["missingKey", "openPermissions", "portInUse", "tooFewReplicas", "wrongKey"])
     func badConfiguration(kind: String) throws {

@@ -1,0 +1,53 @@
+import BFTCore
+import Metrics
+import NIOCore
+
+/// What a replica counts, through swift-metrics (a no-op until a backend is bootstrapped; `bftreplica run
+/// --metrics-port` bootstraps Prometheus). Names follow Prometheus conventions.
+struct NodeMetrics {
+    let requestsExecuted = Counter(label: "bft_requests_executed_total")
+    let batchesExecuted = Counter(label: "bft_batches_executed_total")
+    let viewChangesStarted = Counter(label: "bft_view_changes_started_total")
+    let viewsInstalled = Counter(label: "bft_views_installed_total")
+    let checkpointsStable = Counter(label: "bft_checkpoints_stable_total")
+    let stateTransfers = Counter(label: "bft_state_transfers_total")
+    let undecodableFrames = Counter(label: "bft_undecodable_frames_total")
+    /// From a request's arrival at this replica to its execution here.
+    let requestLatency = Timer(label: "bft_request_latency_seconds", preferredDisplayUnit: .seconds)
+    let view = Gauge(label: "bft_view")
+    let lastExecuted = Gauge(label: "bft_last_executed_sequence")
+    private var rejected: [RejectReason: Counter] = [:]
+    private var closed: [String: Counter] = [:]
+    /// Arrival of the newest request per client, for the latency timer (one entry per connected client).
+    private var arrivals: [ClientID: NIODeadline] = [:]
+
+    mutating func rejected(_ reason: RejectReason) {
+        if rejected[reason] == nil {
+            rejected[reason] = Counter(label: "bft_rejected_messages_total", dimensions: [("reason", "\(reason)")])
+        }
+        rejected[reason]?.increment()
+    }
+
+    mutating func connectionClosed(_ reason: String) {
+        if closed[reason] == nil {
+            closed[reason] = Counter(label: "bft_connections_closed_total", dimensions: [("reason", reason)])
+        }
+        closed[reason]?.increment()
+    }
+
+    mutating func arrived(_ client: ClientID) {
+        if arrivals[client] == nil { arrivals[client] = .now() }
+    }
+
+    mutating func executed(_ requests: [ExecutedRequest]) {
+        batchesExecuted.increment()
+        requestsExecuted.increment(by: requests.count)
+        let now = NIODeadline.now()
+        for request in requests {
+            guard let arrival = arrivals.removeValue(forKey: request.client) else { continue }
+            requestLatency.recordNanoseconds((now - arrival).nanoseconds)
+        }
+    }
+
+    mutating func forget(_ client: ClientID) { arrivals[client] = nil }
+}
