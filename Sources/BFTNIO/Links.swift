@@ -37,6 +37,11 @@ package final class Link {
     package func send(_ frame: [UInt8]) {
         loop.preconditionInEventLoop()
         if let channel, channel.isActive {
+            // A connected but slow peer: NIO buffers unsent bytes up to the high water mark; beyond it, drop.
+            guard channel.isWritable else {
+                dropped += 1
+                return
+            }
             var buffer = channel.allocator.buffer(capacity: frame.count + 4)
             buffer.writeFrame(frame)
             channel.write(buffer, promise: nil)
@@ -64,8 +69,10 @@ package final class Link {
         connecting = true
         let link = UnsafeTransfer(self)
         let maximum = maximumFrameBytes
+        let maxQueuedBytes = maxQueuedBytes
         let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: .init(low: maxQueuedBytes / 2, high: maxQueuedBytes))
             .connectTimeout(.seconds(2))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -99,6 +99,8 @@ public final class ReplicaNode: @unchecked Sendable {
         return ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Replies to a client that does not read are dropped beyond 4 MiB (it retransmits when it reads again).
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
@@ -209,6 +211,10 @@ public final class ReplicaNode: @unchecked Sendable {
             counters.repliesWithoutConnection += 1
             return
         }
+        guard channel.isWritable else {
+            counters.repliesDroppedSlowClient += 1
+            return
+        }
         var buffer = channel.allocator.buffer(capacity: frame.count + 4)
         buffer.writeFrame(frame)
         channel.write(buffer, promise: nil)
@@ -278,6 +284,7 @@ public struct NodeCounters: Sendable {
     public var connectionsClosed: [String: Int] = [:]
     public var undecodableFrames = 0
     public var repliesWithoutConnection = 0
+    public var repliesDroppedSlowClient = 0
 }
 
 /// Inbound frames from peers and clients, handed to the node on its loop.
