@@ -65,7 +65,7 @@ struct LocalCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         for index in 0..<operations {
-            let key = Array("key\(index % 4)".utf8)
+            let key = Array("key\(index / 4 % 4)".utf8)  // put, get, append, cas on one key, then the next
             let command: KeyValueCommand =
                 switch index % 4 {
                 case 0: .put(key: key, value: Array("v\(index)".utf8))
