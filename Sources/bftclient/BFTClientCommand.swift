@@ -27,6 +27,9 @@ struct BFTClientCommand: AsyncParsableCommand {
             """,
         subcommands: [Put.self, Get.self, Delete.self, CompareAndSet.self, Append.self, Bench.self]
     )
+
+    // Declared here too, so the options may come before the operation: bftclient --cluster FILE get K.
+    @OptionGroup var options: ClientOptionsGroup
 }
 
 struct ClientOptionsGroup: ParsableArguments {
