@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "BFTProcessTests",
             dependencies: [
-                "bftreplica", "BFTClient", "BFTNIO", "BFTStorage", "BFTRuntime", "BFTCrypto", "BFTKeyValue", "BFTCore",
+                "bftreplica", "bftclient", "BFTClient", "BFTNIO", "BFTStorage", "BFTRuntime", "BFTCrypto", "BFTKeyValue", "BFTCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -113,6 +113,33 @@ struct ProcessClusterTests {
         #expect(text.contains("bft_last_executed_sequence"))
     }
 
+    @Test("bftclient: operations print the agreed result; with no cluster it exits 1 with a one-line reason")
+    func clientCommand() throws {
+        let cluster = try ProcessCluster()
+        try cluster.startAll()
+        func bftclient(_ arguments: [String]) throws -> (Int32, String, String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ProcessCluster.executable("bftclient"))
+            process.arguments = ["--cluster", cluster.clusterPath] + arguments
+            let (out, err) = (Pipe(), Pipe())
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            #expect(cluster.wait(seconds: 30) { !process.isRunning })
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            let text = { (pipe: Pipe) in String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+            return (process.terminationStatus, text(out), text(err))
+        }
+        #expect(try bftclient(["put", "greeting", "hello"]) == (0, "ok\n", ""))
+        #expect(try bftclient(["cas", "greeting", "hello", "bonjour"]) == (0, "ok\n", ""))
+        #expect(try bftclient(["get", "greeting"]) == (0, "\"bonjour\"\n", ""))
+        for index in 0..<4 { cluster.kill9(index) }
+        let (status, out, err) = try bftclient(["get", "greeting", "--timeout-ms", "500"])
+        #expect(status == 1 && out.isEmpty)
+        #expect(err.hasPrefix("bftclient: no f+1 matching replies") && err.split(separator: "\n").count == 1)
+    }
+
     @Test("bad configuration gets a one-line error and a non-zero exit, never a stack trace",
           arguments: ["missingKey", "openPermissions", "portInUse", "tooFewReplicas", "wrongKey"])
     func badConfiguration(kind: String) throws {
