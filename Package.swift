@@ -98,12 +98,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Byzantine behaviours as ReplicaBehaviors, and their catalog.
+        .target(name: "Adversaries", dependencies: ["BFTRuntime", "BFTCore"], path: "Adversaries"),
         // Seeded single-threaded simulation with virtual time, a faulty network and the invariant checkers.
-        .target(name: "BFTSimulator", dependencies: ["BFTRuntime", "BFTKeyValue", "BFTCore"]),
+        .target(name: "BFTSimulator", dependencies: ["Adversaries", "BFTRuntime", "BFTKeyValue", "BFTCore"]),
         .executableTarget(
             name: "bftsim",
             dependencies: [
-                "BFTSimulator", "BFTCrypto",
+                "BFTSimulator", "Adversaries", "BFTCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -236,6 +236,7 @@ public final class Simulation {
     private func complete(_ index: Int, _ completion: Completion) {
         guard let current = clients[index].current, history[current].timestamp == completion.timestamp else { return }
         history[current].completed = time
+        stats.lastCompletion = time
         history[current].result = completion.result
         clients[index].current = nil
         stats.completedRequests += 1

@@ -50,6 +50,8 @@ public struct SimulationStats: Sendable {
     /// Messages delivered, by message kind (indexed by the wire tag), and their bytes.
     public var deliveredByKind = [Int](repeating: 0, count: 16)
     public var deliveredBytes = 0
+    /// Virtual time of the last completion: completed requests over it is the run's throughput.
+    public var lastCompletion: UInt64 = 0
 
     public init() {}
 
@@ -71,6 +73,7 @@ public struct SimulationStats: Sendable {
         viewChanges += other.viewChanges
         stateTransfers += other.stateTransfers
         deliveredBytes += other.deliveredBytes
+        lastCompletion += other.lastCompletion
         for kind in deliveredByKind.indices { deliveredByKind[kind] += other.deliveredByKind[kind] }
     }
 }

@@ -7,6 +7,15 @@ import BFTSimulator
 struct BFTSim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bftsim",
+        abstract: "Seeded deterministic simulations of a PBFT group: single runs and sweeps, and adversarial sweeps.",
+        subcommands: [Run.self, Sweep.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Runs replicas and clients in a seeded deterministic simulation and checks the safety and liveness "
             + "invariants.",
         discussion: """
