@@ -70,7 +70,8 @@ public struct AdversarySweep {
         return outcome
     }
 
-    /// The network faults every adversarial sweep runs with: loss, duplication, reordering, partitions of backups.
+    /// The network faults every adversarial sweep runs with: loss, duplication, reordering, and partitions that
+    /// mostly include the current primary.
     public static func defaultOptions(replicas: Int = 4) -> SimulationOptions {
         var options = SimulationOptions()
         options.replicas = replicas
@@ -78,6 +79,8 @@ public struct AdversarySweep {
         options.loss = 0.02
         options.duplication = 0.02
         options.partitions = true
+        // Isolations aim at the current primary, so view changes happen with the adversaries in them.
+        options.isolatePrimary = true
         options.replicaOptions.checkpointInterval = 8
         options.replicaOptions.logWindow = 16
         return options

@@ -11,8 +11,8 @@ struct Sweep: ParsableCommand {
         abstract: "Runs Byzantine behaviours from the adversary catalog over many seeds and prints a table.",
         discussion: """
             Each behaviour runs on --faulty replicas (even seeds: replicas 0…, the first primary among them; odd \
-            seeds: the last replicas), with 2 % loss, 2 % duplication, reordering and partitions of backups before \
-            the heal. Columns: safety (seeds with a violated safety invariant), liveness (seeds where a request did \
+            seeds: the last replicas), with 2 % loss, 2 % duplication, reordering and partitions (mostly of the \
+            current primary, forcing view changes) before the heal. Columns: safety (seeds with a violated safety invariant), liveness (seeds where a request did \
             not complete within the bound after the heal), and throughput relative to the same seeds without the \
             behaviour. Exits 1 if any seed violated safety.
 

@@ -81,6 +81,19 @@ struct ViewChangeRuleTests {
         #expect(gaps == [10, 20, 40])
     }
 
+    @Test("timer: a replica that moved on to a later view still counts among the 2f+1 that left the earlier one")
+    func laterViewChangesCount() throws {
+        var cluster = try ScriptedCluster(options: Self.options(timeout: 10))
+        _ = cluster.deliver(cluster.request(1, 1, put), to: 3)
+        #expect(cluster.tick(3, 11).contains { $0.events.contains(.viewChangeStarted(view: 1)) })
+        _ = cluster.deliver(cluster.viewChange(to: 1, by: 0), to: 3)
+        _ = cluster.deliver(cluster.viewChange(to: 2, by: 2), to: 3)  // replica 2 already gave up on view 1
+        // Regression (found by the n = 7 adversarial sweep with two silent primaries): counting only view-changes
+        // for exactly view 1 left the timer stopped forever once a peer had moved on.
+        let started = cluster.tick(3, 30).flatMap { $0.events.compactMap { if case .viewChangeStarted(let v) = $0 { v } else { nil } } }
+        #expect(started == [2])
+    }
+
     @Test("joining a higher view: f+1 view-changes for higher views make a replica join the smallest; f do not")
     func joinHigherView() throws {
         var cluster = try ScriptedCluster(options: Self.options())

@@ -23,8 +23,11 @@ extension Replica {
         if ticks - started >= viewTimer.timeout(options) { startViewChange(to: view.next, &effects) }
     }
 
+    /// Replicas known to have left every view below `target`: their latest view-change is for `target` or later.
+    /// A replica that sent a view-change for `target` and then one for a later view still counts for `target`
+    /// (PBFT counts the messages received, and only the latest per replica is kept here).
     func viewChangeCount(for target: ViewNumber) -> Int {
-        configuration.replicas.count(where: { viewChanges[$0]?.view == target })
+        configuration.replicas.count(where: { (viewChanges[$0]?.view ?? 0) >= target && viewChanges[$0] != nil })
     }
 
     /// Leaves the current view for `target`: multicasts ⟨VIEW-CHANGE, v+1, n, C, P, i⟩ with the stable checkpoint
