@@ -1,0 +1,38 @@
+import Adversaries
+import BFTCore
+import BFTSimulator
+import Testing
+
+/// Every behaviour of the adversary catalog against the correct protocol, with network faults and isolations of
+/// the current primary (so view changes happen with the adversary inside them): safety always, and every request
+/// completes within the liveness bound after the heal (after a view change where the attacker is the primary).
+@Suite("Adversaries against the correct protocol")
+struct AdversaryTests {
+    @Test("n = 4, one Byzantine replica (the primary on even seeds): no safety violation, and live after the heal",
+          arguments: AdversaryCatalog.names)
+    func fourReplicas(name: String) throws {
+        let entry = try #require(AdversaryCatalog.named(name))
+        let sweep = AdversarySweep(options: AdversarySweep.defaultOptions(), faulty: 1)
+        let outcome = try sweep.run(entry, seeds: 1...12)
+        #expect(outcome.safetyViolations == 0, "\(entry.attacks): \(outcome.reports.joined(separator: "\n"))")
+        #expect(outcome.livenessFailures == 0, "\(outcome.reports.joined(separator: "\n"))")
+        #expect(outcome.completed == 12 * 4 * 10)
+    }
+
+    @Test("n = 7, two colluding Byzantine replicas: no safety violation",
+          arguments: ["equivocating-primary", "view-change-liar", "mutator", "lying-checkpointer", "replayer"])
+    func sevenReplicas(name: String) throws {
+        let entry = try #require(AdversaryCatalog.named(name))
+        let sweep = AdversarySweep(options: AdversarySweep.defaultOptions(replicas: 7), faulty: 2)
+        let outcome = try sweep.run(entry, seeds: 1...6)
+        #expect(outcome.safetyViolations == 0, "\(entry.attacks): \(outcome.reports.joined(separator: "\n"))")
+        #expect(outcome.livenessFailures == 0, "\(outcome.reports.joined(separator: "\n"))")
+    }
+
+    @Test("the catalog names are unique and every entry says what it attacks")
+    func catalog() {
+        #expect(Set(AdversaryCatalog.names).count == AdversaryCatalog.all.count)
+        #expect(AdversaryCatalog.all.allSatisfy { !$0.description.isEmpty && !$0.attacks.isEmpty })
+        #expect(AdversaryCatalog.all.count >= 12)
+    }
+}
