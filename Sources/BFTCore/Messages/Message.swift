@@ -233,6 +233,8 @@ public struct StateChunk: Hashable, Sendable {
 /// pre-prepare, prepare, commit or checkpoint cannot stall it for good.
 public struct Status: Hashable, Sendable {
     public var view: ViewNumber
+    /// The sender's last executed sequence number, or lower when it holds uncommitted slots below that (after a
+    /// view change): peers retransmit the slots that follow it.
     public var lastExecuted: SequenceNumber
     public var stableSequence: SequenceNumber
 

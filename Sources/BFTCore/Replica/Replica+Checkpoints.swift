@@ -165,8 +165,17 @@ extension Replica {
 
     /// Whether anything is waiting on other replicas: an unexecuted slot, a queued request, an unstable checkpoint.
     var isWaiting: Bool {
-        !pending.isEmpty || log.keys.contains { $0 > lastExecuted.rawValue } || !checkpoints.isEmpty || !viewActive
+        !pending.isEmpty || log.values.contains { !$0.committed } || !checkpoints.isEmpty || !viewActive
             || heardAhead || !waiting.isEmpty || lastExecuted < peerExecuted
+    }
+
+    /// Where peers should retransmit from: after the last executed slot, or before the first slot of this view
+    /// that is not committed here. After a view change a replica re-commits slots it executed long ago (others
+    /// may need its commit), and votes sent before it installed the view were refused as from a later view.
+    var retransmitFrom: SequenceNumber {
+        var first = lastExecuted.rawValue
+        for (sequence, slot) in log where !slot.committed && sequence <= first { first = sequence - 1 }
+        return SequenceNumber(first)
     }
 
     /// A replica stuck with work waiting multicasts its status, so peers send what it lacks, and re-multicasts its
@@ -183,9 +192,10 @@ extension Replica {
         if !viewActive, let own = viewChanges[id], own.view == view {
             effects.messages.append(Outbound(own.envelope, to: .allReplicas))
         }
-        let status = sign(.status(Status(view: view, lastExecuted: lastExecuted, stableSequence: lowWatermark)))
+        let from = retransmitFrom
+        let status = sign(.status(Status(view: view, lastExecuted: from, stableSequence: lowWatermark)))
         effects.messages.append(Outbound(status, to: .allReplicas))
-        retransmitSlots(after: lastExecuted, to: .allReplicas, &effects)
+        retransmitSlots(after: from, to: .allReplicas, &effects)
         for sequence in checkpoints.keys.sorted() {
             if let own = checkpoints[sequence]?.own { effects.messages.append(Outbound(own.envelope, to: .allReplicas)) }
         }
