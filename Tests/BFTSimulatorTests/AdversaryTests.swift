@@ -20,13 +20,22 @@ struct AdversaryTests {
     }
 
     @Test("n = 7, two colluding Byzantine replicas: no safety violation",
-          arguments: ["equivocating-primary", "view-change-liar", "mutator", "lying-checkpointer", "replayer"])
+          arguments: ["equivocating-primary", "view-change-liar", "mutator", "lying-checkpointer", "replayer", "silent"])
     func sevenReplicas(name: String) throws {
         let entry = try #require(AdversaryCatalog.named(name))
         let sweep = AdversarySweep(options: AdversarySweep.defaultOptions(replicas: 7), faulty: 2)
         let outcome = try sweep.run(entry, seeds: 1...6)
         #expect(outcome.safetyViolations == 0, "\(entry.attacks): \(outcome.reports.joined(separator: "\n"))")
         #expect(outcome.livenessFailures == 0, "\(outcome.reports.joined(separator: "\n"))")
+    }
+
+    @Test("regressions from sweeps: two silent replicas of seven (seeds 2 and 33) stay live after the heal",
+          arguments: [UInt64(2), 33])
+    func twoSilentOfSeven(seed: UInt64) throws {
+        let entry = try #require(AdversaryCatalog.named("silent"))
+        let sweep = AdversarySweep(options: AdversarySweep.defaultOptions(replicas: 7), faulty: 2)
+        let outcome = try sweep.run(entry, seeds: seed...seed)
+        #expect(outcome.safetyViolations == 0 && outcome.livenessFailures == 0, "\(outcome.reports.joined())")
     }
 
     @Test("the catalog names are unique and every entry says what it attacks")
