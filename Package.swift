@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "BFTNIO",
             dependencies: [
-                "BFTRuntime", "BFTStorage", "BFTCore",
+                "Adversaries", "BFTRuntime", "BFTStorage", "BFTCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "bftreplica",
             dependencies: [
-                "BFTNIO", "BFTClient", "BFTStorage", "BFTCrypto", "BFTKeyValue", "BFTCore",
+                "Adversaries", "BFTNIO", "BFTClient", "BFTStorage", "BFTCrypto", "BFTKeyValue", "BFTCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,3 +1,4 @@
+import Adversaries
 import BFTCore
 import BFTRuntime
 import BFTStorage
@@ -18,6 +19,10 @@ public final class ReplicaNode: @unchecked Sendable {
         public var maxConnections = 1024
         /// An inbound connection that sends nothing for this long is closed (half-open or idle clients).
         public var idleTimeout = TimeAmount.minutes(5)
+        /// Run a Byzantine behaviour from `AdversaryCatalog` instead of the correct protocol (for adversarial
+        /// tests), seeded with `adversarySeed`.
+        public var adversary: AdversaryEntry?
+        public var adversarySeed: UInt64 = 1
         public init() {}
     }
 
@@ -58,7 +63,7 @@ public final class ReplicaNode: @unchecked Sendable {
                 suite: suite, signer: signer, application: application)
             let node = try ReplicaNode(
                 id: id, replica: replica, configuration: configuration, cluster: cluster, store: store, loop: loop,
-                settings: settings, logger: logger)
+                settings: settings, logger: logger, signer: signer, suite: suite)
             node.onFatal = onFatal
             return node
         }
@@ -67,7 +72,7 @@ public final class ReplicaNode: @unchecked Sendable {
 
     private init(
         id: ReplicaID, replica: Replica, configuration: Configuration, cluster: ClusterFile, store: SQLiteStore,
-        loop: EventLoop, settings: Settings, logger: Logger
+        loop: EventLoop, settings: Settings, logger: Logger, signer: any Signer, suite: any CryptoSuite
     ) throws {
         self.id = id
         self.loop = loop
@@ -76,9 +81,15 @@ public final class ReplicaNode: @unchecked Sendable {
         self.logger = logger
         self.store = GroupCommitStore(store: store, immediate: settings.sync == .always)
         self.transport = BufferingTransport()
+        let adversary = settings.adversary
         let (host, events) = try ReplicaHost.recovering(
             replica, configuration: configuration, transport: transport, store: self.store,
-            limits: cluster.replicaOptions.limits)
+            limits: cluster.replicaOptions.limits,
+            wrap: { recovered in
+                guard let adversary else { return recovered }
+                return adversary.make(AdversaryContext(
+                    replica: recovered, signer: signer, suite: suite, seed: settings.adversarySeed))
+            })
         self.host = host
         log(events)
         let maximum = cluster.replicaOptions.limits.maxFrameBytes

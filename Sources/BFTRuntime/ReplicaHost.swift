@@ -30,15 +30,16 @@ public struct ReplicaHost {
     /// Starts a replica process again: rebuilds `replica` (freshly made) from the records in `store`, as the
     /// durability contract on `DurableRecord` promises, and carries out what recovery produced (re-executed
     /// replies, events). The events are returned for the shell to log.
+    /// `wrap` turns the recovered replica into the behaviour to run (a Byzantine one, for adversarial runs).
     public static func recovering(
         _ replica: Replica, configuration: Configuration, transport: any Transport, store: any DurableStore,
-        limits: CodecLimits = .standard
+        limits: CodecLimits = .standard, wrap: (Replica) -> any ReplicaBehavior = { $0 }
     ) throws -> (host: ReplicaHost, events: [ReplicaEvent]) {
         var recovered = replica
         let effects = recovered.recover(from: try store.load())
         var host = ReplicaHost(
-            id: replica.id, configuration: configuration, behavior: recovered, transport: transport, store: store,
-            limits: limits)
+            id: replica.id, configuration: configuration, behavior: wrap(recovered), transport: transport,
+            store: store, limits: limits)
         let events = host.carryOut(effects)
         return (host, events)
     }

@@ -1,3 +1,4 @@
+import Adversaries
 import ArgumentParser
 import BFTCore
 import BFTCrypto
@@ -32,6 +33,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics over HTTP on this port (GET /metrics); off if not given.")
     var metricsPort: Int?
     @Option(help: "Address for the metrics endpoint.") var metricsHost = "127.0.0.1"
+    @Option(help: ArgumentHelp(
+        "Run a Byzantine behaviour instead of the correct protocol, for adversarial tests.",
+        discussion: "One of: \(AdversaryCatalog.names.joined(separator: ", ")).")) var adversary: String?
+    @Option(help: "Seed of the adversary's random choices.") var adversarySeed: UInt64 = 1
 
     func run() async throws {
         let level = logLevel.level
@@ -81,6 +86,14 @@ struct RunCommand: AsyncParsableCommand {
         let done = group.next().makePromise(of: String?.self)
         var settings = ReplicaNode.Settings()
         settings.sync = sync.mode
+        if let adversary {
+            guard let entry = AdversaryCatalog.named(adversary) else {
+                throw Failure("unknown adversary '\(adversary)'; known: \(AdversaryCatalog.names.joined(separator: ", "))")
+            }
+            settings.adversary = entry
+            settings.adversarySeed = adversarySeed
+            logger.warning("running the Byzantine behaviour '\(entry.name)': \(entry.description)")
+        }
         let node: ReplicaNode
         do {
             node = try await ReplicaNode.start(

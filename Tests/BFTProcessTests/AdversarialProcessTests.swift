@@ -1,0 +1,37 @@
+import BFTCore
+import BFTKeyValue
+import Foundation
+import Testing
+
+/// The short form of the real-process adversarial suite: one `bftreplica` runs a catalog behaviour (replica 0, the
+/// first primary), two clients run concurrently, and every result they accept must be the one a correct execution
+/// gives.
+@Suite("Replica processes with a Byzantine replica", .serialized)
+struct AdversarialProcessTests {
+    @Test("one Byzantine process of four: clients see only correct results, and the cluster stays live",
+          arguments: ["equivocating-primary", "lying-replier", "forger", "silent"])
+    func oneByzantine(name: String) async throws {
+        let cluster = try ProcessCluster()
+        try cluster.start(0, extra: ["--adversary", name])
+        for index in 1..<4 { try cluster.start(index) }
+        func work(_ client: String) async throws -> (String, KeyValueResult) {
+            let session = try TestClient(cluster.cluster)
+            var expected = ""
+            for i in 0..<10 {
+                let token = "\(client)\(i),"
+                expected += token
+                let result = try await session.run(.append(key: Array(client.utf8), suffix: Array(token.utf8)))
+                #expect(result == .value(Array(expected.utf8)), "\(name): append \(i) of \(client)")
+            }
+            let final = try await session.run(.get(key: Array(client.utf8)))
+            await session.close()
+            return (expected, final)
+        }
+        async let first = work("a")
+        async let second = work("b")
+        for (expected, final) in try await [first, second] {
+            #expect(final == .value(Array(expected.utf8)), "\(name)")
+        }
+        #expect(cluster.log(0).contains("running the Byzantine behaviour '\(name)'"))
+    }
+}
