@@ -87,6 +87,8 @@ struct Checkers {
         for operation in simulation.history {
             issued[ClientTimestamp(operation.client, operation.timestamp)] = operation.operationDigest
         }
+        // Faulty clients issue requests too: the validly signed ones they sent count as issued.
+        for (key, digest) in simulation.issuedByFaultyClients { issued[key] = digest }
         var found: [Violation] = []
         for (replica, log) in correctLogs {
             for entry in log.executed {

@@ -24,6 +24,8 @@ public final class Simulation {
     var tickIntervals: [UInt64] = []
     /// Crashed replicas: they receive nothing and do not tick until restarted.
     var down: Set<ReplicaID> = []
+    /// Requests faulty clients sent in their own name, for the validity checker.
+    var issuedByFaultyClients: [ClientTimestamp: Digest] = [:]
     var started = false
     var clients: [SimulatedClient] = []
     var network: SeededRandom
@@ -45,11 +47,15 @@ public final class Simulation {
         build()
     }
 
+    /// Keys of every simulated identity: the simulated suites of all replicas and clients verify against it.
+    let registry = SimulatedKeyRegistry()
+
+    func makeSigner(_ identity: UInt64) -> any Signer {
+        options.realCrypto.map { $0.makeSigner(identity) } ?? registry.signer(secret: identity &* 0x9E37_79B9 + 1)
+    }
+
     private func build() {
-        let registry = SimulatedKeyRegistry()
-        func signer(_ identity: UInt64) -> any Signer {
-            options.realCrypto.map { $0.makeSigner(identity) } ?? registry.signer(secret: identity &* 0x9E37_79B9 + 1)
-        }
+        func signer(_ identity: UInt64) -> any Signer { makeSigner(identity) }
         func suite() -> any CryptoSuite { options.realCrypto.map { $0.makeSuite() } ?? SimulatedCrypto(registry: registry) }
         let replicaSigners = (0..<options.replicas).map { signer(1000 + UInt64($0)) }
         let clientSigners = (0..<options.clients).map { signer(2000 + UInt64($0)) }
@@ -157,6 +163,9 @@ public final class Simulation {
             queue.push(workload.next() % 1_000, .invoke(client))
         }
         for (index, injection) in options.injections.enumerated() { queue.push(injection.time, .inject(index)) }
+        for (index, _) in options.faultyClients.enumerated() {
+            for _ in 0..<20 { queue.push(nemesis.next() % max(1, options.healTime), .faultyClient(index)) }
+        }
         scheduleNemesis()
         queue.push(options.healTime, .heal)
     }
@@ -188,6 +197,22 @@ public final class Simulation {
             crash(count: count, includePrimary: includePrimary)
         case .restartAll:
             restartAll()
+        case .faultyClient(let index):
+            let victim = Self.clientID(Int(nemesis.next() % UInt64(max(1, options.clients))))
+            let target = ReplicaID(UInt32(nemesis.next() % UInt64(options.replicas)))
+            let frames = options.faultyClients[index].frames(
+                random: &nemesis, own: faultyClientSigner, suite: digestSuite, victim: victim,
+                limits: options.replicaOptions.limits)
+            for frame in frames {
+                // Only requests in the faulty client's own name were really issued (it signs only for itself).
+                let own = ClientID(selfCertifying: faultyClientSigner.publicKey, suite: digestSuite)
+                if let envelope = try? Envelope.decode(frame), let client = envelope.sender.clientID, client == own,
+                    case .request(let request) = envelope.message
+                {
+                    issuedByFaultyClients[ClientTimestamp(client, request.timestamp)] = digestSuite.digest(request.operation)
+                }
+                schedule(frame, from: .client(ClientID(1 << 62)), to: .replica(target))
+            }
         case .inject(let index):
             let injection = options.injections[index]
             var signers: [ClientID: any Signer] = [:]
@@ -207,8 +232,9 @@ public final class Simulation {
             record(events, at: replica)
             flush(from: replica)
         case .client(let client):
+            // Replies to clients the simulation does not run (a faulty client's self-certifying id) go nowhere.
+            guard client.rawValue >= 1, client.rawValue <= UInt64(clients.count) else { return }
             let index = Int(client.rawValue) - 1
-            guard clients.indices.contains(index) else { return }
             guard let envelope = try? Envelope.decode(frame) else {
                 stats.undecodableAtClients += 1
                 return
@@ -259,6 +285,9 @@ public final class Simulation {
     private func digestForValidity(_ bytes: [UInt8]) -> Digest {
         hosts.isEmpty ? .zero : digestSuite.digest(bytes)
     }
+
+    /// The faulty clients' own key (made by the same factory as everyone's, so replicas can verify it).
+    lazy var faultyClientSigner: any Signer = makeSigner(3_000_000)
 
     private lazy var digestSuite: any CryptoSuite = {
         options.realCrypto.map { $0.makeSuite() } ?? SimulatedCrypto(registry: SimulatedKeyRegistry())

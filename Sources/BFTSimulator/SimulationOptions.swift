@@ -1,3 +1,4 @@
+import Adversaries
 import BFTCore
 import BFTRuntime
 
@@ -43,6 +44,8 @@ public struct SimulationOptions {
     public var behaviors: [ReplicaID: BehaviorFactory] = [:]
     /// Frames injected by a faulty client: (time, destination replica, frame maker).
     public var injections: [Injection] = []
+    /// Faulty clients that strike 20 times each at random moments before the heal, at random replicas.
+    public var faultyClients: [FaultyClient] = []
 
     public init() {}
 
@@ -55,6 +58,7 @@ public struct SimulationOptions {
         if crashes { text += " --crashes" }
         if clusterRestarts { text += " --cluster-restarts" }
         if tickSkew > 0 { text += " --tick-skew \(tickSkew)" }
+        for client in faultyClients { text += " --faulty-client \(client.rawValue)" }
         if replicaOptions.checkpointInterval != ReplicaOptions().checkpointInterval {
             text += " --checkpoint-interval \(replicaOptions.checkpointInterval)"
         }

@@ -10,6 +10,8 @@ public struct SimulationResult: Sendable {
     public let requests: Int
     public let trace: [String]
     public let rejected: [RejectReason: Int]
+    /// Frames the replicas' hosts could not decode (since their last restart).
+    public let undecodableAtReplicas: Int
 
     init(simulation: Simulation, violations: [Violation]) {
         seed = simulation.seed
@@ -22,6 +24,7 @@ public struct SimulationResult: Sendable {
         var rejected: [RejectReason: Int] = [:]
         for log in simulation.logs { rejected.merge(log.rejected, uniquingKeysWith: +) }
         self.rejected = rejected
+        undecodableAtReplicas = simulation.hosts.reduce(0) { $0 + $1.counters.undecodable }
     }
 
     public var passed: Bool { violations.isEmpty }

@@ -21,6 +21,8 @@ enum SimulationEvent {
     case isolate(size: Int, includePrimary: Bool)
     case heal
     case inject(Int)
+    /// One strike of faulty client `index` of `options.faultyClients`.
+    case faultyClient(Int)
     /// Crash `count` random correct replicas (the current primary among them if `includePrimary`).
     case crash(count: Int, includePrimary: Bool)
     case restartAll

@@ -1,3 +1,4 @@
+import Adversaries
 import ArgumentParser
 import BFTCore
 import BFTCrypto
@@ -70,6 +71,11 @@ struct Run: ParsableCommand {
     @Option(help: "Checkpoint interval K (the log window L is 2K); small values exercise checkpoints and state transfer.")
     var checkpointInterval: UInt64 = 128
 
+    @Option(help: ArgumentHelp(
+        "A faulty client to add (repeatable).",
+        discussion: "One of: \(FaultyClient.allCases.map(\.rawValue).joined(separator: ", "))."))
+    var faultyClient: [FaultyClientArgument] = []
+
     @Option(help: "Scale each replica's tick interval by its own factor in [1-s, 1+s].")
     var tickSkew = 0.0
 
@@ -113,6 +119,7 @@ struct Run: ParsableCommand {
         options.crashes = crashes
         options.clusterRestarts = clusterRestarts
         options.tickSkew = tickSkew
+        options.faultyClients = faultyClient.map(\.kind)
         options.replicaOptions.checkpointInterval = checkpointInterval
         options.replicaOptions.logWindow = 2 * checkpointInterval
         options.healTime = healMs * 1000
@@ -173,4 +180,13 @@ struct SeedRange: ExpressibleByArgument {
         else { return nil }
         range = low...high
     }
+}
+
+struct FaultyClientArgument: ExpressibleByArgument {
+    let kind: FaultyClient
+    init?(argument: String) {
+        guard let kind = FaultyClient(rawValue: argument) else { return nil }
+        self.kind = kind
+    }
+    static var allValueStrings: [String] { FaultyClient.allCases.map(\.rawValue) }
 }
