@@ -2,7 +2,8 @@ import BFTCore
 import BFTRuntime
 
 /// A primary that sends conflicting pre-prepares for one sequence number to different backups (PBFT §4.2): half
-/// of the backups, drawn afresh for each pre-prepare, get the batch without its first request. Attacks agreement;
+/// of the backups, drawn afresh for each pre-prepare, get the batch without its first request, and one backup in
+/// four gets both versions, in random order. Attacks agreement;
 /// the defence is that 2f+1 prepares for one digest cannot form, so the slot stalls until a view change.
 public struct EquivocatingPrimary: EffectsRewriter {
     public var context: AdversaryContext
@@ -21,6 +22,9 @@ public struct EquivocatingPrimary: EffectsRewriter {
             for target in context.targets(of: outbound) {
                 let twin = context.chance(1, in: 2)
                 messages.append(Outbound(twin ? other : outbound.envelope, to: .replica(target)))
+                if context.chance(1, in: 4) {
+                    messages.append(Outbound(twin ? outbound.envelope : other, to: .replica(target)))
+                }
             }
         }
         return effects.with(messages: messages)

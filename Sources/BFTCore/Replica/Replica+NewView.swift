@@ -92,7 +92,7 @@ extension Replica {
                 voters.add(voter, vote.digest) != .duplicate, verified(envelope)
             else { return false }
         }
-        return voters.count(for: p.digest) >= configuration.quorum - 1
+        return voters.count(for: p.digest) >= preparedThreshold
     }
 
     /// The digest 2f+1 distinct replicas certified in `proof`, all for one sequence number (`at`, when given).

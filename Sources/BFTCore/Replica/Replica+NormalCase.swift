@@ -8,7 +8,10 @@ extension Replica {
         guard admitSequence(prePrepare.sequence, envelope, &effects) else { return }
         if let existing = log[prePrepare.sequence.rawValue]?.digest {
             // One digest per (v, n): a second, different one is the primary equivocating.
-            return reject(existing == prePrepare.digest ? .duplicate : .conflictingDigest, envelope, &effects)
+            if existing == prePrepare.digest || !options.deviations.acceptConflictingPrePrepare {
+                return reject(existing == prePrepare.digest ? .duplicate : .conflictingDigest, envelope, &effects)
+            }
+            log[prePrepare.sequence.rawValue] = nil
         }
         guard prePrepare.batch.count <= options.maxBatchRequests else {
             return reject(.batchTooLarge, envelope, &effects)
@@ -94,7 +97,7 @@ extension Replica {
     /// backups. Then multicast a commit.
     mutating func checkPrepared(_ sequence: SequenceNumber, _ effects: inout Effects) {
         guard var slot = log[sequence.rawValue], !slot.prepared, let digest = slot.digest else { return }
-        guard slot.prepares.count(for: digest) >= configuration.quorum - 1 else { return }
+        guard slot.prepares.count(for: digest) >= preparedThreshold else { return }
         guard let prePrepare = slot.prePrepare else { return }
         slot.prepared = true
         let commit = sign(.commit(Commit(view: view, sequence: sequence, digest: digest)))
@@ -115,6 +118,11 @@ extension Replica {
         effects.durable.append(.vote(commit))
         effects.messages.append(Outbound(commit, to: .allReplicas))
         checkCommitted(sequence, &effects)
+    }
+
+    /// 2f prepares (quorum - 1), or one fewer in the broken variant.
+    var preparedThreshold: Int {
+        configuration.quorum - 1 - (options.deviations.prepareWithOneVoteTooFew ? 1 : 0)
     }
 
     /// committed-local(m, v, n, i): prepared and a quorum (2f+1) of matching commits, this replica's included.

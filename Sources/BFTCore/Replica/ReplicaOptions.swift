@@ -68,6 +68,10 @@ public struct ProtocolDeviations: Hashable, Sendable {
     public var ignoreReplyTable = false
     /// A slot counts as committed with one commit fewer than a quorum.
     public var commitWithOneVoteTooFew = false
+    /// A slot counts as prepared with 2f-1 matching prepares instead of 2f (certificates are checked the same way).
+    public var prepareWithOneVoteTooFew = false
+    /// A backup accepts a second pre-prepare with another digest for the same view and sequence number.
+    public var acceptConflictingPrePrepare = false
     /// The new primary re-issues, for each slot, the certificate from the lowest view instead of the highest.
     public var pickLowestViewCertificate = false
     /// A backup accepts a new-view without recomputing its pre-prepares from the view-changes it carries.
