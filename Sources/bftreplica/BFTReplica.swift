@@ -15,7 +15,7 @@ struct BFTReplica: AsyncParsableCommand {
             A real group: 'bftreplica init' writes a cluster file and one key per replica; copy the cluster file \
             to every host and each key to its replica's host only, then start 'bftreplica run' on each.
             """,
-        subcommands: [InitCommand.self, RunCommand.self, LocalCommand.self]
+        subcommands: [InitCommand.self, RunCommand.self, LocalCommand.self, SuiteCommand.self]
     )
 }
 

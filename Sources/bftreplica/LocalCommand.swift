@@ -33,17 +33,10 @@ struct LocalCommand: AsyncParsableCommand {
         let base = dir ?? NSTemporaryDirectory() + "bft-local-\(ProcessInfo.processInfo.processIdentifier)"
         let cluster = try InitCommand.initialize(
             replicas: replicas, faulty: nil, host: "127.0.0.1", basePort: basePort, out: base)
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var children: [Process] = []
         for member in cluster.replicas {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = [
-                "run", "--cluster", "\(base)/cluster.json", "--id", "\(member.id)", "--key",
-                "\(base)/replica-\(member.id).key", "--data", "\(base)/data-\(member.id)", "--log-level",
-                logLevel.level.rawValue, "--sync", sync.mode.rawValue,
-            ]
-            do { try process.run() } catch { throw Failure("cannot start replica \(member.id): \(error)") }
+            let process = try Self.spawn(
+                directory: base, id: member.id, logLevel: logLevel.level.rawValue, sync: sync.mode.rawValue)
             children.append(process)
             print("replica \(member.id) (pid \(process.processIdentifier)) listening on \(member.host):\(member.port)")
         }
@@ -96,10 +89,24 @@ struct LocalCommand: AsyncParsableCommand {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 
-    static func stop(_ children: [Process]) {
+    /// Starts `bftreplica run` for replica `id` of the cluster in `directory` as a child process.
+    static func spawn(directory: String, id: UInt32, logLevel: String, sync: String, extra: [String] = []) throws
+        -> Process
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = [
+            "run", "--cluster", "\(directory)/cluster.json", "--id", "\(id)", "--key", "\(directory)/replica-\(id).key",
+            "--data", "\(directory)/data-\(id)", "--log-level", logLevel, "--sync", sync,
+        ] + extra
+        do { try process.run() } catch { throw Failure("cannot start replica \(id): \(error)") }
+        return process
+    }
+
+    static func stop(_ children: [Process], quiet: Bool = false) {
         for child in children where child.isRunning { child.terminate() }
         for child in children { child.waitUntilExit() }
-        print("stopped \(children.count) replicas")
+        if !quiet { print("stopped \(children.count) replicas") }
     }
 
     static func waitForTermination() async {
