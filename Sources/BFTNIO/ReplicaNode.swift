@@ -37,6 +37,8 @@ public final class ReplicaNode: @unchecked Sendable {
     var peers: [ReplicaID: Link] = [:]
     var clients: [ClientID: Channel] = [:]
     var clientOfChannel: [ObjectIdentifier: ClientID] = [:]
+    /// Inbound connections that carried a replica's message: never used to answer clients.
+    var peerChannels: Set<ObjectIdentifier> = []
     var connections = 0
     var server: Channel?
     var ticker: RepeatedTask?
@@ -151,9 +153,18 @@ public final class ReplicaNode: @unchecked Sendable {
             counters.undecodableFrames = host.counters.undecodable
             metrics.undecodableFrames.increment()
         }
-        if case .client(let client) = host.lastSender {
+        let key = ObjectIdentifier(channel)
+        switch host.lastSender {
+        case .replica?:
+            // A peer's connection: it also relays clients' requests (PBFT §4.1), which must not make it the way
+            // back to those clients.
+            if peerChannels.insert(key).inserted, let client = clientOfChannel.removeValue(forKey: key),
+                clients[client] === channel
+            {
+                clients[client] = nil
+            }
+        case .client(let client)? where !peerChannels.contains(key):
             metrics.arrived(client)
-            let key = ObjectIdentifier(channel)
             if let known = clientOfChannel[key], known != client {
                 // One connection speaks for one client: a second identity on it is a misbehaving peer.
                 counters.connectionsClosed["client identity changed", default: 0] += 1
@@ -163,6 +174,8 @@ public final class ReplicaNode: @unchecked Sendable {
                 clientOfChannel[key] = client
                 clients[client] = channel
             }
+        default:
+            break
         }
         log(events)
         endTurnSoon()
@@ -175,6 +188,7 @@ public final class ReplicaNode: @unchecked Sendable {
             metrics.connectionClosed(reason)
         }
         let key = ObjectIdentifier(channel)
+        peerChannels.remove(key)
         if let client = clientOfChannel.removeValue(forKey: key), clients[client] === channel {
             clients[client] = nil
             metrics.forget(client)

@@ -9,7 +9,7 @@ import Testing
 @Suite("Replica processes with a Byzantine replica", .serialized)
 struct AdversarialProcessTests {
     @Test("one Byzantine process of four: clients see only correct results, and the cluster stays live",
-          arguments: ["equivocating-primary", "lying-replier", "forger", "silent"])
+          arguments: ["equivocating-primary", "lying-replier", "forger", "silent", "replayer"])
     func oneByzantine(name: String) async throws {
         let cluster = try ProcessCluster()
         try cluster.start(0, extra: ["--adversary", name])
