@@ -8,10 +8,10 @@ import Testing
 /// completes within the liveness bound after the heal (after a view change where the attacker is the primary).
 @Suite("Adversaries against the correct protocol")
 struct AdversaryTests {
-    @Test("n = 4, one Byzantine replica (the primary on even seeds): no safety violation, and live after the heal",
-          arguments: AdversaryCatalog.names)
-    func fourReplicas(name: String) throws {
-        let entry = try #require(AdversaryCatalog.named(name))
+    @Test("n = 4, one Byzantine replica (the primary on even seeds): the attacked property holds, live after the heal",
+          arguments: AdversaryCatalog.all.map(Attack.init))
+    func fourReplicas(attack: Attack) throws {
+        let entry = try #require(AdversaryCatalog.named(attack.name))
         let sweep = AdversarySweep(options: AdversarySweep.defaultOptions(), faulty: 1)
         let outcome = try sweep.run(entry, seeds: 1...12)
         #expect(outcome.safetyViolations == 0, "\(entry.attacks): \(outcome.reports.joined(separator: "\n"))")
@@ -44,4 +44,15 @@ struct AdversaryTests {
         #expect(AdversaryCatalog.all.allSatisfy { !$0.description.isEmpty && !$0.attacks.isEmpty })
         #expect(AdversaryCatalog.all.count >= 12)
     }
+}
+
+/// A catalog entry as a test argument, shown as "name: what it attacks (the defence)".
+struct Attack: Sendable, CustomTestStringConvertible {
+    let name: String
+    let attacks: String
+    init(_ entry: AdversaryEntry) {
+        name = entry.name
+        attacks = entry.attacks
+    }
+    var testDescription: String { "\(name): \(attacks)" }
 }
