@@ -92,6 +92,20 @@ struct StateTransferRuleTests {
         #expect(cluster.replicas[3].status.lastExecuted == 10 && cluster.replicas[3].status.highWatermark == 14)
     }
 
+    @Test("state requests: one peer gets at most stateChunksPerTick chunks per tick, then a rate-limited refusal")
+    func stateRequestsRateLimited() throws {
+        var cluster = try ScriptedCluster(options: Self.options())
+        Self.runWithout3(&cluster, 1...4, put)
+        let request = cluster.signed(
+            .stateRequest(StateRequest(sequence: 4, stateDigest: cluster.replicas[0].stableStateDigest,
+                                       chunkIndex: 0)), by: 3)
+        let answers = (0..<20).map { _ in cluster.deliver(request, to: 0) }
+        #expect(answers.prefix(16).allSatisfy { $0.sent(.stateChunk).count == 1 })
+        #expect(answers.suffix(4).allSatisfy { $0.rejections == [.rateLimited] && $0.messages.isEmpty })
+        _ = cluster.tick(0, 1)
+        #expect(cluster.deliver(request, to: 0).sent(.stateChunk).count == 1, "the next tick serves again")
+    }
+
     @Test("restart without equivocation: a restarted replica refuses a second digest for a slot it prepared")
     func restartKeepsVotes() throws {
         var cluster = try ScriptedCluster(options: Self.options())

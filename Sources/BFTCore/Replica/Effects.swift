@@ -147,4 +147,5 @@ public enum RejectReason: String, Hashable, Sendable, CaseIterable {
     case noSuchState = "state requested that this replica does not hold"
     case unexpectedChunk = "state chunk not asked for"
     case stateDigestMismatch = "transferred state does not match its certified digest"
+    case rateLimited = "over the per-peer rate limit"
 }

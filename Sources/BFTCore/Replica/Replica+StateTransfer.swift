@@ -34,6 +34,9 @@ extension Replica {
     /// Serves a chunk of the state at a checkpoint this replica holds: its stable one, or one of its own above it.
     mutating func handleStateRequest(_ envelope: Envelope, _ request: StateRequest, _ effects: inout Effects) {
         guard let sender = envelope.sender.replicaID else { return reject(.unknownSender, envelope, &effects) }
+        let served = chunksServed[sender].flatMap { $0.tick == ticks ? $0.count : nil } ?? 0
+        guard served < options.stateChunksPerTick else { return reject(.rateLimited, envelope, &effects) }
+        chunksServed[sender] = (ticks, served + 1)
         let state: [UInt8]?
         if request.sequence == lowWatermark && request.stateDigest == stableStateDigest {
             state = stableState

@@ -34,7 +34,8 @@ public struct Replica {
     var checkpoints: [UInt64: CheckpointRecord] = [:]
     /// The 2f+1 checkpoint messages proving h stable (PBFT §4.4's C).
     public internal(set) var stableProof: [Envelope] = []
-    var stableStateDigest: Digest = .zero
+    /// The digest of the stable checkpoint's state, which `stableProof` certifies.
+    public internal(set) var stableStateDigest: Digest = .zero
     /// The state bytes of the stable checkpoint, served to replicas that fetch it; nil while this replica is
     /// itself fetching the state it certified through others' proof.
     var stableState: [UInt8]?
@@ -60,6 +61,8 @@ public struct Replica {
     var statusDue = false
     /// The furthest execution a peer in this view reported in its status.
     var peerExecuted: SequenceNumber = 0
+    /// State chunks served per peer in the current tick (at most `stateChunksPerTick`).
+    var chunksServed: [ReplicaID: (tick: UInt64, count: Int)] = [:]
 
     var ticks: UInt64 = 0
     var lastProgressTick: UInt64 = 0

@@ -24,6 +24,9 @@ public struct ReplicaOptions: Hashable, Sendable {
     public var stateChunkBytes = 64 * 1024
     /// Largest state a replica accepts in a transfer (chunk count times chunk size).
     public var maxStateBytes = 1 << 30
+    /// State chunks a replica serves one peer per tick: a bound on what a Byzantine peer can make it send
+    /// (16 × 64 KiB per 10 ms tick is 100 MB/s, more than a correct transfer asks for).
+    public var stateChunksPerTick = 16
     /// Ticks without a chunk before a state transfer asks another replica.
     public var stateTransferTimeoutTicks: UInt64 = 20
     public var limits = CodecLimits.standard
