@@ -69,7 +69,7 @@ struct SuiteCommand: AsyncParsableCommand {
         let children = try cluster.replicas.map { member in
             try LocalCommand.spawn(
                 directory: directory, id: member.id, logLevel: "error", sync: "batch",
-                extra: entry != nil && member.id < f ? ["--adversary", entry!.name] : [])
+                extra: entry.map { member.id < f ? ["--adversary", $0.name] : [] } ?? [])
         }
         defer {
             LocalCommand.stop(children, quiet: true)

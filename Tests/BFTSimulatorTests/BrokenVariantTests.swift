@@ -1,3 +1,4 @@
+import Adversaries
 @_spi(BrokenVariants) import BFTCore
 import BFTKeyValue
 import BFTSimulator
@@ -32,7 +33,7 @@ struct BrokenVariantTests {
     func acceptMismatchedDigest() throws {
         var options = Self.base()
         options.behaviors[0] = { replica, signer, suite in
-            EquivocatingPrimary(inner: replica, signer: signer, suite: suite, keepDigest: true)
+            SplitPrimary(inner: replica, signer: signer, suite: suite, keepDigest: true)
         }
         #expect(try Self.violated(options).isEmpty, "the correct protocol is safe, and live after a view change")
         options.checkLiveness = false
@@ -44,7 +45,7 @@ struct BrokenVariantTests {
     func executeBeforeCommit() throws {
         var options = Self.base()
         options.behaviors[0] = { replica, signer, suite in
-            EquivocatingPrimary(inner: replica, signer: signer, suite: suite, keepDigest: false)
+            SplitPrimary(inner: replica, signer: signer, suite: suite, keepDigest: false)
         }
         #expect(try Self.violated(options).isEmpty, "the correct protocol is safe, and live after a view change")
         options.checkLiveness = false
@@ -68,7 +69,9 @@ struct BrokenVariantTests {
     @Test("a client that accepts f matching replies is caught by the linearizability checker")
     func clientAcceptsFReplies() throws {
         var options = Self.base()
-        options.behaviors[3] = { replica, signer, _ in LyingReplier(inner: replica, signer: signer) }
+        options.behaviors[3] = { replica, signer, suite in
+            LyingReplier(AdversaryContext(replica: replica, signer: signer, suite: suite, seed: 3))
+        }
         #expect(try Self.violated(options).isEmpty, "f+1 matching replies outvote one liar")
         options.clientOptions.deviations.acceptWithFReplies = true
         #expect(try Self.violated(options).contains(.linearizability))
@@ -111,7 +114,7 @@ struct BrokenVariantTests {
     func acceptNewViewWithoutRecomputing() throws {
         var options = Self.nemesis()
         options.behaviors[1] = { replica, signer, suite in
-            ForgingNewViewPrimary(inner: replica, signer: signer, suite: suite)
+            ViewChangeLiar(AdversaryContext(replica: replica, signer: signer, suite: suite, seed: 1))
         }
         #expect(try Self.violated(options).isEmpty, "backups reject the forged new-view and move on to view 2")
         options.replicaOptions.deviations.acceptNewViewWithoutRecomputing = true

@@ -2,12 +2,12 @@ import BFTCore
 import BFTKeyValue
 import BFTRuntime
 
-/// Test-only Byzantine behaviours that rewrite a correct replica's effects (the adversary module proper comes
-/// with its own issue). Each signs only with its own key.
+/// Test-only Byzantine behaviours with a fixed, deterministic attack (the catalog's behaviours are randomized):
+/// each exists because a broken-variant test needs exactly this schedule. Each signs only with its own key.
 
 /// A primary that sends replica 1 a different pre-prepare for the same slot: the batch emptied, with the digest
 /// either recomputed (an equivocation) or kept (a digest that lies about the batch).
-struct EquivocatingPrimary: ReplicaBehavior {
+struct SplitPrimary: ReplicaBehavior {
     var inner: Replica
     let signer: any Signer
     let suite: any CryptoSuite
@@ -34,54 +34,6 @@ struct EquivocatingPrimary: ReplicaBehavior {
                 guard targeted else { continue }
                 out.messages.append(Outbound(replica == victim ? forged : outbound.envelope, to: .replica(replica)))
             }
-        }
-        return out
-    }
-}
-
-/// A replica that answers every client with a wrong result.
-struct LyingReplier: ReplicaBehavior {
-    var inner: Replica
-    let signer: any Signer
-
-    mutating func receive(_ envelope: Envelope) -> Effects { rewrite(inner.receive(envelope)) }
-    mutating func tick() -> Effects { rewrite(inner.tick()) }
-    var status: ReplicaStatus { inner.status }
-
-    func rewrite(_ effects: Effects) -> Effects {
-        var out = effects
-        out.messages = effects.messages.map { outbound in
-            guard case .reply(var reply) = outbound.envelope.message else { return outbound }
-            reply.result = KeyValueResult.value(Array("a lie".utf8)).encoded()
-            return Outbound(Envelope(signing: .reply(reply), from: .replica(inner.id), with: signer), to: outbound.destination)
-        }
-        return out
-    }
-}
-
-/// A new primary that forges its new-view: every slot of O becomes a null request, dropping whatever V shows
-/// prepared (the view-change liar of ../shared/PROTOCOL.md, as the new primary).
-struct ForgingNewViewPrimary: ReplicaBehavior {
-    var inner: Replica
-    let signer: any Signer
-    let suite: any CryptoSuite
-
-    mutating func receive(_ envelope: Envelope) -> Effects { rewrite(inner.receive(envelope)) }
-    mutating func tick() -> Effects { rewrite(inner.tick()) }
-    var status: ReplicaStatus { inner.status }
-
-    func rewrite(_ effects: Effects) -> Effects {
-        var out = effects
-        out.messages = effects.messages.map { outbound in
-            guard case .newView(var newView) = outbound.envelope.message else { return outbound }
-            newView.prePrepares = newView.prePrepares.compactMap { envelope in
-                guard case .prePrepare(var p) = envelope.message else { return nil }
-                p.batch = []
-                p.digest = Replica.batchDigest([], suite: suite)
-                return Envelope(signing: .prePrepare(p), from: .replica(inner.id), with: signer)
-            }
-            return Outbound(Envelope(signing: .newView(newView), from: .replica(inner.id), with: signer),
-                            to: outbound.destination)
         }
         return out
     }
