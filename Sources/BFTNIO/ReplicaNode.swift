@@ -298,6 +298,9 @@ public final class ReplicaNode: @unchecked Sendable {
             case .executed(let sequence, _, let requests):
                 metrics.executed(requests)
                 metrics.lastExecuted.record(Int64(sequence.rawValue))
+            case .rolledBack(let from, let to):
+                logger.notice("speculative execution rolled back from \(from) to \(to)")
+            case .complained(let view): logger.notice("complained about the primary of view \(view)")
             case .committed: continue
             }
         }

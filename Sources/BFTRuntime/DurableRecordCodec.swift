@@ -11,6 +11,7 @@ import BFTCore
 ///     view-change       := 5 | envelope:bytes
 ///     new-view          := 6 | envelope:bytes
 ///     stable-checkpoint := 7 | sequence:u64 | stateDigest:digest | proof:list<bytes> | state:bytes
+///     certificate       := 8 | votes:list<bytes>
 ///
 /// A store also files each record under a sequence number (`sequence(of:)`) so that it can drop what a stable
 /// checkpoint supersedes without decoding.
@@ -45,6 +46,9 @@ public enum DurableRecordCodec {
             writer.digest(checkpoint.stateDigest)
             writer.list(checkpoint.proof) { $0.byteString($1.encoded) }
             writer.byteString(checkpoint.state)
+        case .certificate(let votes):
+            writer.u8(8)
+            writer.list(votes) { $0.byteString($1.encoded) }
         }
         return writer.bytes
     }
@@ -78,6 +82,10 @@ public enum DurableRecordCodec {
             }
             let state = try reader.byteString("state", limit: reader.remaining)
             record = .stableCheckpoint(StableCheckpoint(sequence: sequence, stateDigest: digest, proof: proof, state: state))
+        case 8:
+            record = .certificate(try reader.list("votes", limit: limits.maxCertificateEntries, minimumElementBytes: 4) {
+                (reader: inout ByteReader) throws(DecodeError) in try envelope(&reader)
+            })
         case let tag: throw .invalidValue(field: "record tag", value: UInt64(tag))
         }
         try reader.expectEnd()
@@ -91,7 +99,7 @@ public enum DurableRecordCodec {
         case .prepared(let certificate): InMemoryStore.sequence(of: certificate.prePrepare) ?? 0
         case .committed(_, let sequence, _): sequence
         case .stableCheckpoint(let checkpoint): checkpoint.sequence
-        case .viewChange, .newView: 0
+        case .viewChange, .newView, .certificate: 0
         }
     }
 }

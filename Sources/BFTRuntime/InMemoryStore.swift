@@ -20,7 +20,7 @@ public final class InMemoryStore: DurableStore {
         var compact = false
         for record in records {
             switch record {
-            case .stableCheckpoint, .viewChange, .newView: compact = true
+            case .stableCheckpoint, .viewChange, .newView, .certificate: compact = true
             default: continue
             }
         }
@@ -32,6 +32,7 @@ public final class InMemoryStore: DurableStore {
         var stable: SequenceNumber = 0
         var lastViewChange = -1
         var lastNewView = -1
+        var lastCertificate = -1
         var lastCheckpoint = -1
         for (index, record) in records.enumerated() {
             switch record {
@@ -40,6 +41,7 @@ public final class InMemoryStore: DurableStore {
                 lastCheckpoint = index
             case .viewChange: lastViewChange = index
             case .newView: lastNewView = index
+            case .certificate: lastCertificate = index
             default: continue
             }
         }
@@ -49,6 +51,7 @@ public final class InMemoryStore: DurableStore {
             case .stableCheckpoint: if index == lastCheckpoint { kept.append(record) }
             case .viewChange: if index == lastViewChange { kept.append(record) }
             case .newView: if index == lastNewView { kept.append(record) }
+            case .certificate: if index == lastCertificate { kept.append(record) }
             case .prePrepare(let envelope), .vote(let envelope):
                 if (sequence(of: envelope) ?? stable.next) > stable { kept.append(record) }
             case .prepared(let certificate):

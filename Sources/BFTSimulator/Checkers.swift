@@ -13,6 +13,7 @@ struct Checkers {
         found += validity()
         found += checkpointAgreement()
         found += linearizability()
+        found += noRollback()
         if simulation.options.checkLiveness { found += liveness() + durability() }
         return found
     }
@@ -22,13 +23,16 @@ struct Checkers {
     }
 
     /// 1. No two correct replicas commit or execute different batches (or get different results) at one sequence
-    /// number.
+    /// number. Under the speculative protocol execution is final only up to what a replica saw committed (its
+    /// stable checkpoints); above that correct replicas may hold different speculative histories.
     func agreement() -> [Violation] {
         var executed: [SequenceNumber: (ReplicaID, Digest, [ExecutedRequest])] = [:]
         var committed: [SequenceNumber: (ReplicaID, Digest)] = [:]
         var found: [Violation] = []
+        let speculative = simulation.options.replication == .zyzzyva
         for (replica, log) in correctLogs {
-            for entry in log.executed {
+            let final = speculative ? (log.committed.keys.max() ?? 0) : SequenceNumber(UInt64.max)
+            for entry in log.executed where entry.sequence <= final {
                 // Results too: the same request at the same place in the order must give the same result on every
                 // correct replica, or some replica's state diverged (a corrupt state transfer, say).
                 let keys = entry.requests
@@ -128,11 +132,23 @@ struct Checkers {
     /// Passing proves the history linearizable; a failure means a client saw something the agreed order did not
     /// produce, which invariant 4 forbids even if some other order could explain it.
     func linearizability() -> [Violation] {
-        var agreed: [UInt64: [ExecutedRequest]] = [:]
+        // Per sequence number, what most correct replicas executed (all of them, under PBFT; under the speculative
+        // protocol a replica may end on a speculative branch that the others left).
+        var votes: [UInt64: [(requests: [ExecutedRequest], count: Int)]] = [:]
         for (_, log) in correctLogs {
-            for entry in log.executed where agreed[entry.sequence.rawValue] == nil {
-                agreed[entry.sequence.rawValue] = entry.requests
+            for entry in log.executed {
+                var options = votes[entry.sequence.rawValue] ?? []
+                if let index = options.firstIndex(where: { $0.requests == entry.requests }) {
+                    options[index].count += 1
+                } else {
+                    options.append((entry.requests, 1))
+                }
+                votes[entry.sequence.rawValue] = options
             }
+        }
+        var agreed: [UInt64: [ExecutedRequest]] = [:]
+        for (sequence, options) in votes {
+            agreed[sequence] = options.max { $0.count < $1.count }?.requests
         }
         var operations: [ClientTimestamp: Int] = [:]
         for (index, operation) in simulation.history.enumerated() {

@@ -10,6 +10,10 @@ public struct Operation: Hashable, Sendable {
     public var invoked: UInt64
     public var completed: UInt64?
     public var result: [UInt8]?
+    /// Speculative protocol: where the completion said the request ran, and the history digest there.
+    public var sequence: SequenceNumber?
+    public var history: Digest?
+    public var fastPath = false
 }
 
 /// What one replica reported, with virtual times.
@@ -27,6 +31,20 @@ public struct ReplicaLog: Sendable {
     public var stateTransfers: [(time: UInt64, sequence: SequenceNumber)] = []
     /// Virtual times at which the replica came back from a crash.
     public var restarts: [UInt64] = []
+    /// Speculative protocol: executions undone by a view change (kept for the validity checker), and how often.
+    public var undone: [(time: UInt64, sequence: SequenceNumber, batch: Digest, requests: [ExecutedRequest])] = []
+    public var rollbacks = 0
+
+    /// Drops the executions above `sequence`: the speculative history they belonged to was not kept. Execution
+    /// resumes at `sequence + 1`, and requests may run again.
+    mutating func rollBack(to sequence: SequenceNumber) {
+        while let last = executed.last, last.sequence > sequence {
+            undone.append(executed.removeLast())
+        }
+        resumes = resumes.filter { $0.key < executed.count }
+        resumes[executed.count] = (sequence.rawValue + 1, true)
+        rollbacks += 1
+    }
 }
 
 public enum Invariant: String, Sendable, CaseIterable {
@@ -34,6 +52,9 @@ public enum Invariant: String, Sendable, CaseIterable {
     /// Every operation a client saw complete is held, in the end, by every correct replica (after crashes and
     /// restarts too).
     case durability
+    /// 5. Speculative protocol: every completed history extends every earlier one, and the correct replicas' final
+    /// histories extend them all: nothing a client saw complete was rolled back.
+    case noRollback = "no rollback"
 }
 
 public struct Violation: Hashable, Sendable, CustomStringConvertible {

@@ -34,6 +34,8 @@ public final class Simulation {
     var isolated: Set<ReplicaID> = []
     var trace = TraceBuffer(capacity: 400)
     var byzantine: Set<ReplicaID> = []
+    /// Speculative protocol: every order-req seen on the network, for the no-rollback checker.
+    var orders = ObservedOrders()
 
     public init(seed: UInt64, options: SimulationOptions) throws(ConfigurationError) {
         self.seed = seed
@@ -175,6 +177,7 @@ public final class Simulation {
         case .deliver(let from, let to, let frame):
             stats.delivered += 1
             stats.countDelivery(frame)
+            if options.replication == .zyzzyva { orders.observe(frame) }
             trace.record(time: time, from: from, to: to, frame: frame)
             deliver(frame, to: to)
         case .replicaTick(let replica):
@@ -264,6 +267,12 @@ public final class Simulation {
         history[current].completed = time
         stats.lastCompletion = time
         history[current].result = completion.result
+        if options.replication == .zyzzyva {
+            history[current].sequence = completion.sequence
+            history[current].history = completion.history
+            history[current].fastPath = completion.fastPath
+            if completion.fastPath { stats.fastCompletions += 1 }
+        }
         clients[index].current = nil
         stats.completedRequests += 1
         queue.push(time + workload.next() % 1_000, .invoke(index))
@@ -288,6 +297,9 @@ public final class Simulation {
 
     /// The faulty clients' own key (made by the same factory as everyone's, so replicas can verify it).
     lazy var faultyClientSigner: any Signer = makeSigner(3_000_000)
+
+    /// The digest function the replicas use, for checkers that recompute history chains.
+    var checkerSuite: any CryptoSuite { digestSuite }
 
     private lazy var digestSuite: any CryptoSuite = {
         options.realCrypto.map { $0.makeSuite() } ?? SimulatedCrypto(registry: SimulatedKeyRegistry())
@@ -314,6 +326,10 @@ public final class Simulation {
                 logs[index].restarts.append(time)
                 logs[index].resumes[logs[index].executed.count] = (stable.rawValue + 1, true)
             case .viewChangeStarted: logs[index].viewChangesStarted += 1
+            case .rolledBack(_, let to):
+                logs[index].rollBack(to: to)
+                stats.rollbacks += 1
+            case .complained: stats.complaints += 1
             case .viewInstalled(let view):
                 logs[index].viewsInstalled.append((time, view))
                 stats.viewChanges += 1

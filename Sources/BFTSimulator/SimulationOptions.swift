@@ -49,9 +49,19 @@ public struct SimulationOptions {
 
     public init() {}
 
+    /// The protocol replicas and clients run.
+    public var replication: ReplicationProtocol {
+        get { replicaOptions.replication }
+        set {
+            replicaOptions.replication = newValue
+            clientOptions.replication = newValue
+        }
+    }
+
     /// A one-line summary of the settings, as `bftsim` flags.
     public var flags: String {
-        var text = "--replicas \(replicas) --clients \(clients) --requests \(requestsPerClient) --keys \(keys)"
+        var text = replication == .pbft ? "" : "--protocol \(replication) "
+        text += "--replicas \(replicas) --clients \(clients) --requests \(requestsPerClient) --keys \(keys)"
         text += " --loss \(loss) --duplication \(duplication)"
         if partitions { text += " --partitions" }
         if isolatePrimary { text += " --isolate-primary" }

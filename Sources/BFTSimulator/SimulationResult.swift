@@ -41,6 +41,8 @@ public struct SimulationResult: Sendable {
         if !passed {
             for violation in violations.prefix(10) { lines.append("  violated \(violation)") }
             if violations.count > 10 { lines.append("  … and \(violations.count - 10) more") }
+            let reasons = rejected.sorted { ($0.value, $0.key.rawValue) > ($1.value, $1.key.rawValue) }
+            lines.append("  rejected: " + reasons.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
             lines.append("  last messages delivered:")
             lines += trace.map { "    \($0)" }
             lines.append("  reproduce with: \(reproduce)")

@@ -49,8 +49,12 @@ public struct SimulationStats: Sendable {
     public var crashes = 0
     public var viewChanges = 0
     public var stateTransfers = 0
+    /// Speculative protocol: executions undone by view changes, and complaints about primaries.
+    public var rollbacks = 0
+    public var complaints = 0
+    public var fastCompletions = 0
     /// Messages delivered, by message kind (indexed by the wire tag), and their bytes.
-    public var deliveredByKind = [Int](repeating: 0, count: 16)
+    public var deliveredByKind = [Int](repeating: 0, count: 32)
     public var deliveredBytes = 0
     /// Virtual time of the last completion: completed requests over it is the run's throughput.
     public var lastCompletion: UInt64 = 0
@@ -74,6 +78,9 @@ public struct SimulationStats: Sendable {
         crashes += other.crashes
         viewChanges += other.viewChanges
         stateTransfers += other.stateTransfers
+        rollbacks += other.rollbacks
+        complaints += other.complaints
+        fastCompletions += other.fastCompletions
         deliveredBytes += other.deliveredBytes
         lastCompletion += other.lastCompletion
         for kind in deliveredByKind.indices { deliveredByKind[kind] += other.deliveredByKind[kind] }

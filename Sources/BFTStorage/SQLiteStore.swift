@@ -50,11 +50,11 @@ public final class SQLiteStore: DurableStore {
                 let kind = Int64(body[0])
                 let sequence = Int64(bitPattern: DurableRecordCodec.sequence(of: record).rawValue)
                 switch record {
-                case .viewChange, .newView:
+                case .viewChange, .newView, .certificate:
                     try db.execute(sql: "DELETE FROM records WHERE kind = ?", arguments: [kind])
                 case .stableCheckpoint:
                     // Everything at or below the checkpoint, and older checkpoints (kind 7), is superseded.
-                    try db.execute(sql: "DELETE FROM records WHERE kind NOT IN (5, 6) AND sequence <= ?",
+                    try db.execute(sql: "DELETE FROM records WHERE kind NOT IN (5, 6, 8) AND sequence <= ?",
                                    arguments: [sequence])
                 default: break
                 }

@@ -32,6 +32,9 @@ struct Run: ParsableCommand {
             """
     )
 
+    @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft, or zyzzyva (the speculative fast path).")
+    var replication: ReplicationProtocol = .pbft
+
     @Option(help: "Run one seed.")
     var seed: UInt64?
 
@@ -108,6 +111,7 @@ struct Run: ParsableCommand {
 
     func options() -> SimulationOptions {
         var options = SimulationOptions()
+        options.replication = replication
         options.replicas = replicas
         options.clients = clients
         options.requestsPerClient = requests
@@ -157,6 +161,10 @@ struct Run: ParsableCommand {
             + "(\(Int(Double(completed) / max(seconds, 1e-9))) committed requests per second)")
         print("faults: \(totals.crashes) crashes, \(totals.viewChanges) view changes installed (by any replica), "
             + "\(totals.stateTransfers) state transfers")
+        if replication == .zyzzyva {
+            print("speculation: \(totals.fastCompletions) of \(completed) completions on the fast path, "
+                + "\(totals.rollbacks) rollbacks, \(totals.complaints) complaints")
+        }
         if !failed.isEmpty {
             print("failing seeds: \(failed.map(String.init).joined(separator: " "))")
             throw ExitCode(1)
@@ -169,6 +177,8 @@ struct Run: ParsableCommand {
 
     static func format(_ value: Double) -> String { String(Double(Int(value * 100)) / 100) }
 }
+
+extension ReplicationProtocol: ExpressibleByArgument {}
 
 struct SeedRange: ExpressibleByArgument {
     let range: ClosedRange<UInt64>

@@ -20,6 +20,8 @@ struct Sweep: ParsableCommand {
             """
     )
 
+    @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft or zyzzyva.")
+    var replication: ReplicationProtocol = .pbft
     @Option(help: "A behaviour's name, or 'all'.") var adversary = "all"
     @Option(help: "How many replicas run it (at most f).") var faulty = 1
     @Option(help: "Seeds A..B.") var seeds: SeedRange = SeedRange(argument: "1..100")!
@@ -41,6 +43,7 @@ struct Sweep: ParsableCommand {
     func run() throws {
         var options = AdversarySweep.defaultOptions(replicas: replicas)
         options.requestsPerClient = requests
+        options.replication = replication
         let sweep = AdversarySweep(options: options, faulty: faulty)
         let entries = adversary == "all" ? AdversaryCatalog.all : AdversaryCatalog.named(adversary).map { [$0] } ?? []
         print("bftsim sweep: seeds \(seeds.range.lowerBound)...\(seeds.range.upperBound), n = \(replicas), "

@@ -1,6 +1,9 @@
 /// A client's side of the protocol (PBFT §4.1) as a value: it signs requests, sends the first copy to the
 /// primary it believes in, retransmits to every replica after a timeout, and accepts a result only when f+1
 /// distinct replicas sent matching replies, since at least one of them is correct.
+///
+/// Under the speculative protocol (Zyzzyva §3.2–§3.3) it completes on 3f+1 matching spec-responses; with 2f+1 of
+/// them after `commitTicks` it sends them as a commit certificate and completes on 2f+1 matching local-commits.
 public struct ClientSession {
     public let client: ClientID
     public let configuration: Configuration
@@ -10,9 +13,9 @@ public struct ClientSession {
     let signer: any Signer
 
     /// The primary this client believes in, learned from replies.
-    public private(set) var view: ViewNumber = 0
+    public internal(set) var view: ViewNumber = 0
     public private(set) var lastTimestamp: Timestamp
-    private var outstanding: Outstanding?
+    var outstanding: Outstanding?
 
     struct Outstanding {
         var request: Envelope
@@ -21,6 +24,17 @@ public struct ClientSession {
         var views: [ReplicaID: ViewNumber] = [:]
         var ticksWaiting: UInt64 = 0
         var retransmissions = 0
+        /// Speculative protocol: the latest spec-response from each replica, and the certificate sent, if any.
+        var responses: [ReplicaID: (envelope: Envelope, key: SpeculativeKey)] = [:]
+        var committing: (key: SpeculativeKey, localCommits: QuorumTracker<SpeculativeKey>)?
+    }
+
+    /// What spec-responses must agree on to count together (Zyzzyva §3.2).
+    struct SpeculativeKey: Hashable, Sendable {
+        var view: ViewNumber
+        var sequence: SequenceNumber
+        var history: Digest
+        var result: [UInt8]
     }
 
     /// `lastTimestamp` is the newest timestamp this client identity ever used; new requests use larger ones
@@ -57,10 +71,20 @@ public struct ClientSession {
 
     /// Handles a reply. Returns the completion once f+1 distinct replicas sent the same result.
     public mutating func receive(_ envelope: Envelope) -> ClientStep {
-        guard case .reply(let reply) = envelope.message, let replica = envelope.sender.replicaID,
-            let key = directory.key(of: envelope.sender)
-        else { return ClientStep(rejected: .unknownSender) }
+        guard let replica = envelope.sender.replicaID, let key = directory.key(of: envelope.sender) else {
+            return ClientStep(rejected: .unknownSender)
+        }
         guard envelope.verify(with: suite, key: key) else { return ClientStep(rejected: .badSignature) }
+        switch envelope.message {
+        case .reply(let reply) where options.replication == .pbft: return receive(reply, from: replica)
+        case .specResponse(let response) where options.replication == .zyzzyva:
+            return receive(response, envelope, from: replica)
+        case .localCommit(let commit) where options.replication == .zyzzyva: return receive(commit, from: replica)
+        default: return ClientStep(rejected: .unexpectedMessage)
+        }
+    }
+
+    private mutating func receive(_ reply: Reply, from replica: ReplicaID) -> ClientStep {
         guard var pending = outstanding, reply.timestamp == pending.timestamp else {
             return ClientStep(rejected: .staleRequest)
         }
@@ -86,14 +110,25 @@ public struct ClientSession {
     public mutating func abandon() { outstanding = nil }
 
     /// On timeout, the request goes to every replica (PBFT §4.1): those that executed it resend the reply, the
-    /// others relay it to the primary.
+    /// others relay it to the primary. Under the speculative protocol, `commitTicks` in, 2f+1 matching
+    /// spec-responses go to every replica as a commit certificate (Zyzzyva §3.3).
     public mutating func tick() -> [Outbound] {
         guard var pending = outstanding else { return [] }
         pending.ticksWaiting += 1
         defer { outstanding = pending }
+        if options.replication == .zyzzyva, pending.committing == nil, pending.ticksWaiting >= options.commitTicks,
+            let certificate = Self.commitCertificate(pending, quorum: configuration.quorum)
+        {
+            pending.committing = (certificate.key, QuorumTracker())
+            let message = Envelope(
+                signing: .commitCertificate(CommitCertificate(responses: certificate.responses)), from: .client(client),
+                with: signer)
+            return configuration.replicas.map { Outbound(message, to: .replica($0)) }
+        }
         guard pending.ticksWaiting >= options.retransmitTicks else { return [] }
         pending.ticksWaiting = 0
         pending.retransmissions += 1
+        pending.committing = nil
         return configuration.replicas.map { Outbound(pending.request, to: .replica($0)) }
     }
 }
@@ -101,9 +136,17 @@ public struct ClientSession {
 public struct ClientOptions: Hashable, Sendable {
     /// Ticks to wait for f+1 matching replies before retransmitting to all replicas.
     public var retransmitTicks: UInt64 = 50
+    /// The protocol the cluster runs.
+    public var replication = ReplicationProtocol.pbft
+    /// Speculative protocol: ticks to wait for 3f+1 matching spec-responses before committing with 2f+1.
+    public var commitTicks: UInt64 = 10
     @_spi(BrokenVariants) public var deviations = ClientDeviations()
 
-    public init(retransmitTicks: UInt64 = 50) { self.retransmitTicks = retransmitTicks }
+    public init(retransmitTicks: UInt64 = 50, replication: ReplicationProtocol = .pbft, commitTicks: UInt64 = 10) {
+        self.retransmitTicks = retransmitTicks
+        self.replication = replication
+        self.commitTicks = commitTicks
+    }
 }
 
 @_spi(BrokenVariants)
@@ -126,9 +169,21 @@ public struct ClientStep: Hashable, Sendable {
 public struct Completion: Hashable, Sendable {
     public var timestamp: Timestamp
     public var result: [UInt8]
+    /// Speculative protocol: where the request ran and the history digest there, which every later completed
+    /// history must extend (no rollback of completion). Zero under PBFT.
+    public var sequence: SequenceNumber
+    public var history: Digest
+    /// Speculative protocol: whether 3f+1 spec-responses completed it (else a commit certificate did).
+    public var fastPath: Bool
 
-    public init(timestamp: Timestamp, result: [UInt8]) {
+    public init(
+        timestamp: Timestamp, result: [UInt8], sequence: SequenceNumber = 0, history: Digest = .zero,
+        fastPath: Bool = false
+    ) {
         self.timestamp = timestamp
         self.result = result
+        self.sequence = sequence
+        self.history = history
+        self.fastPath = fastPath
     }
 }

@@ -15,21 +15,29 @@
 ///     payload       := tag:u8 | fields
 ///     request       :=  1 | timestamp:u64 | readOnly:bool | operation:bytes | clientKey   sent by a client
 ///     clientKey     := 0x00 | 0x01 key:32 bytes                  (only for a self-certifying client id)
-///     pre-prepare   :=  2 | view:u64 | sequence:u64 | digest | batch:list<nested<request>>
+///     pre-prepare   :=  2 | view:u64 | sequence:u64 | digest | batch:list<nested<request>> | history:digest
 ///     prepare       :=  3 | view:u64 | sequence:u64 | digest
 ///     commit        :=  4 | view:u64 | sequence:u64 | digest
 ///     reply         :=  5 | view:u64 | timestamp:u64 | result:bytes
-///     checkpoint    :=  6 | sequence:u64 | stateDigest:digest
+///     checkpoint    :=  6 | sequence:u64 | stateDigest:digest | history:digest
 ///     view-change   :=  7 | newView:u64 | stableSequence:u64 | proof:list<nested<checkpoint>>
-///                         | prepared:list<certificate>
+///                         | prepared:list<certificate> | commitCertificate:list<nested<vote>>
 ///     certificate   := prePrepare:nested<pre-prepare> | prepares:list<nested<prepare>>
 ///     new-view      :=  8 | view:u64 | viewChanges:list<nested<view-change>> | prePrepares:list<nested<pre-prepare>>
 ///     state-request :=  9 | sequence:u64 | stateDigest:digest | chunkIndex:u32
 ///     state-chunk   := 10 | sequence:u64 | stateDigest:digest | chunkIndex:u32 | chunkCount:u32 | data:bytes
 ///     status        := 11 | view:u64 | lastExecuted:u64 | stableSequence:u64
+///     spec-response := 12 | view:u64 | sequence:u64 | history:digest | timestamp:u64 | result:bytes
+///     commit-cert   := 13 | responses:list<nested<vote>>                                          sent by a client
+///     local-commit  := 14 | view:u64 | sequence:u64 | history:digest | timestamp:u64
+///     fill-hole     := 15 | view:u64 | from:u64 | to:u64
+///     misbehaviour  := 16 | first:nested<pre-prepare> | second:nested<pre-prepare>
+///     hate-primary  := 17 | view:u64
+///     history-vote  := 18 | view:u64 | sequence:u64 | history:digest
+///     vote          := a spec-response or a history-vote
 ///
-/// Requests are signed by clients, every other message by a replica. Nesting is fixed by the grammar (at most
-/// new-view → view-change → certificate → pre-prepare → request), so decoding depth is bounded.
+/// Requests and commit certificates are signed by clients, every other message by a replica. Nesting is fixed by
+/// the grammar (at most new-view → view-change → certificate → pre-prepare → request), so decoding depth is bounded.
 public enum WireFormat {
     public static let version: UInt8 = 1
 
@@ -83,6 +91,7 @@ public enum WireFormat {
             writer.u64(m.sequence.rawValue)
             writer.digest(m.digest)
             writer.list(m.batch, writeNested)
+            writer.digest(m.history)
         case .prepare(let m):
             writer.u64(m.view.rawValue)
             writer.u64(m.sequence.rawValue)
@@ -98,6 +107,7 @@ public enum WireFormat {
         case .checkpoint(let m):
             writer.u64(m.sequence.rawValue)
             writer.digest(m.stateDigest)
+            writer.digest(m.history)
         case .viewChange(let m):
             writer.u64(m.newView.rawValue)
             writer.u64(m.stableSequence.rawValue)
@@ -106,6 +116,7 @@ public enum WireFormat {
                 writeNested(&writer, certificate.prePrepare)
                 writer.list(certificate.prepares, writeNested)
             }
+            writer.list(m.certificate, writeNested)
         case .newView(let m):
             writer.u64(m.view.rawValue)
             writer.list(m.viewChanges, writeNested)
@@ -124,6 +135,32 @@ public enum WireFormat {
             writer.u64(m.view.rawValue)
             writer.u64(m.lastExecuted.rawValue)
             writer.u64(m.stableSequence.rawValue)
+        case .specResponse(let m):
+            writer.u64(m.view.rawValue)
+            writer.u64(m.sequence.rawValue)
+            writer.digest(m.history)
+            writer.u64(m.timestamp.rawValue)
+            writer.byteString(m.result)
+        case .commitCertificate(let m):
+            writer.list(m.responses, writeNested)
+        case .localCommit(let m):
+            writer.u64(m.view.rawValue)
+            writer.u64(m.sequence.rawValue)
+            writer.digest(m.history)
+            writer.u64(m.timestamp.rawValue)
+        case .fillHole(let m):
+            writer.u64(m.view.rawValue)
+            writer.u64(m.from.rawValue)
+            writer.u64(m.to.rawValue)
+        case .misbehaviourProof(let m):
+            writeNested(&writer, m.first)
+            writeNested(&writer, m.second)
+        case .hateThePrimary(let m):
+            writer.u64(m.view.rawValue)
+        case .historyVote(let m):
+            writer.u64(m.view.rawValue)
+            writer.u64(m.sequence.rawValue)
+            writer.digest(m.history)
         }
     }
 
@@ -132,14 +169,14 @@ public enum WireFormat {
     /// Reads one envelope that fills the rest of `reader`. With `expecting`, the payload must be that kind; the tag
     /// is checked before the payload is decoded, which bounds nesting.
     static func readEnvelope(
-        _ reader: inout ByteReader, expecting: MessageKind?, limits: CodecLimits
+        _ reader: inout ByteReader, expecting: [MessageKind]?, limits: CodecLimits
     ) throws(DecodeError) -> Envelope {
         let start = reader.offset
         let version = try reader.u8()
         guard version == Self.version else { throw .unsupportedVersion(version) }
         let sender = try readSender(&reader)
         let message = try readMessage(&reader, expecting: expecting, limits: limits)
-        let isClientMessage = message.kind == .request
+        let isClientMessage = message.kind.isFromClient
         guard isClientMessage == (sender.clientID != nil) else { throw .senderKindMismatch(message.kind) }
         let signedEnd = reader.offset
         guard reader.remaining == Signature.byteCount else {
@@ -164,9 +201,15 @@ public enum WireFormat {
     static func readNested(
         _ reader: inout ByteReader, _ kind: MessageKind, limits: CodecLimits
     ) throws(DecodeError) -> Envelope {
+        try readNested(&reader, [kind], limits: limits)
+    }
+
+    static func readNested(
+        _ reader: inout ByteReader, _ kinds: [MessageKind], limits: CodecLimits
+    ) throws(DecodeError) -> Envelope {
         let length = Int(try reader.u32())
         var inner = ByteReader(try reader.raw(length))
-        return try readEnvelope(&inner, expecting: kind, limits: limits)
+        return try readEnvelope(&inner, expecting: kinds, limits: limits)
     }
 
     static func readSender(_ reader: inout ByteReader) throws(DecodeError) -> Principal {
@@ -178,11 +221,13 @@ public enum WireFormat {
     }
 
     static func readMessage(
-        _ reader: inout ByteReader, expecting: MessageKind?, limits: CodecLimits
+        _ reader: inout ByteReader, expecting: [MessageKind]?, limits: CodecLimits
     ) throws(DecodeError) -> Message {
         let tag = try reader.u8()
         guard let kind = MessageKind(rawValue: tag) else { throw .unknownTag(tag, context: "message") }
-        if let expecting, kind != expecting { throw .unexpectedMessage(expected: expecting, found: kind) }
+        if let expecting, let first = expecting.first, !expecting.contains(kind) {
+            throw .unexpectedMessage(expected: first, found: kind)
+        }
         switch kind {
         case .request:
             let timestamp = Timestamp(try reader.u64())
@@ -205,7 +250,8 @@ public enum WireFormat {
             let result = try reader.byteString("result", limit: limits.maxByteString)
             return .reply(Reply(view: view, timestamp: timestamp, result: result))
         case .checkpoint:
-            return .checkpoint(Checkpoint(sequence: SequenceNumber(try reader.u64()), stateDigest: try reader.digest()))
+            return .checkpoint(Checkpoint(sequence: SequenceNumber(try reader.u64()), stateDigest: try reader.digest(),
+                                          history: try reader.digest()))
         case .viewChange:
             return .viewChange(try readViewChange(&reader, limits: limits))
         case .newView:
@@ -228,6 +274,51 @@ public enum WireFormat {
         case .status:
             return .status(Status(view: ViewNumber(try reader.u64()), lastExecuted: .init(try reader.u64()),
                                   stableSequence: .init(try reader.u64())))
+        default:
+            return try readSpeculativeMessage(&reader, kind, limits: limits)
+        }
+    }
+
+    /// The messages only the speculative protocol uses.
+    private static func readSpeculativeMessage(
+        _ reader: inout ByteReader, _ kind: MessageKind, limits: CodecLimits
+    ) throws(DecodeError) -> Message {
+        switch kind {
+        case .specResponse:
+            let view = ViewNumber(try reader.u64())
+            let sequence = SequenceNumber(try reader.u64())
+            let history = try reader.digest()
+            let timestamp = Timestamp(try reader.u64())
+            let result = try reader.byteString("result", limit: limits.maxByteString)
+            return .specResponse(SpecResponse(view: view, sequence: sequence, history: history, timestamp: timestamp,
+                                              result: result))
+        case .commitCertificate:
+            return .commitCertificate(CommitCertificate(responses: try readVotes(&reader, limits: limits)))
+        case .localCommit:
+            return .localCommit(LocalCommit(view: ViewNumber(try reader.u64()), sequence: .init(try reader.u64()),
+                                            history: try reader.digest(), timestamp: Timestamp(try reader.u64())))
+        case .fillHole:
+            return .fillHole(FillHole(view: ViewNumber(try reader.u64()), from: .init(try reader.u64()),
+                                      to: .init(try reader.u64())))
+        case .misbehaviourProof:
+            let first = try readNested(&reader, .prePrepare, limits: limits)
+            let second = try readNested(&reader, .prePrepare, limits: limits)
+            return .misbehaviourProof(MisbehaviourProof(first: first, second: second))
+        case .hateThePrimary:
+            return .hateThePrimary(HateThePrimary(view: ViewNumber(try reader.u64())))
+        case .historyVote:
+            return .historyVote(HistoryVote(view: ViewNumber(try reader.u64()), sequence: .init(try reader.u64()),
+                                            history: try reader.digest()))
+        default:
+            throw .unknownTag(kind.rawValue, context: "message")
+        }
+    }
+
+    /// A commit certificate: spec-responses or history votes.
+    private static func readVotes(_ reader: inout ByteReader, limits: CodecLimits) throws(DecodeError) -> [Envelope] {
+        try reader.list("certificate", limit: limits.maxCertificateEntries, minimumElementBytes: minimumNestedBytes) {
+            (reader: inout ByteReader) throws(DecodeError) in
+            try readNested(&reader, [.specResponse, .historyVote], limits: limits)
         }
     }
 
@@ -238,7 +329,7 @@ public enum WireFormat {
         let batch = try reader.list("batch", limit: limits.maxBatchRequests, minimumElementBytes: minimumNestedBytes) {
             (reader: inout ByteReader) throws(DecodeError) in try readNested(&reader, .request, limits: limits)
         }
-        return PrePrepare(view: view, sequence: sequence, digest: digest, batch: batch)
+        return PrePrepare(view: view, sequence: sequence, digest: digest, batch: batch, history: try reader.digest())
     }
 
     private static func readViewChange(_ reader: inout ByteReader, limits: CodecLimits) throws(DecodeError) -> ViewChange {
@@ -252,7 +343,8 @@ public enum WireFormat {
             let prepares = try readNestedList(&reader, "prepares", .prepare, limits: limits)
             return PreparedCertificate(prePrepare: prePrepare, prepares: prepares)
         }
-        return ViewChange(newView: newView, stableSequence: stable, checkpointProof: proof, prepared: prepared)
+        return ViewChange(newView: newView, stableSequence: stable, checkpointProof: proof, prepared: prepared,
+                          certificate: try readVotes(&reader, limits: limits))
     }
 
     private static func readNestedList(

@@ -1,4 +1,5 @@
-/// Every message of PBFT's signature variant (Castro & Liskov, OSDI 1999 and TOCS 2002). Each travels inside an
+/// Every message of PBFT's signature variant (Castro & Liskov, OSDI 1999 and TOCS 2002) and of the speculative
+/// path (Kotla et al., Zyzzyva, SOSP 2007: spec-response to proof of misbehaviour). Each travels inside an
 /// `Envelope` whose sender and signature authenticate it; a field that would repeat the sender (PBFT's i in
 /// ⟨PREPARE, v, n, d, i⟩, c in ⟨REQUEST, o, t, c⟩) is the envelope's sender, so the two can never disagree.
 public enum Message: Hashable, Sendable {
@@ -13,6 +14,13 @@ public enum Message: Hashable, Sendable {
     case stateRequest(StateRequest)
     case stateChunk(StateChunk)
     case status(Status)
+    case specResponse(SpecResponse)
+    case commitCertificate(CommitCertificate)
+    case localCommit(LocalCommit)
+    case fillHole(FillHole)
+    indirect case misbehaviourProof(MisbehaviourProof)
+    case hateThePrimary(HateThePrimary)
+    case historyVote(HistoryVote)
 
     public var kind: MessageKind {
         switch self {
@@ -27,6 +35,13 @@ public enum Message: Hashable, Sendable {
         case .stateRequest: .stateRequest
         case .stateChunk: .stateChunk
         case .status: .status
+        case .specResponse: .specResponse
+        case .commitCertificate: .commitCertificate
+        case .localCommit: .localCommit
+        case .fillHole: .fillHole
+        case .misbehaviourProof: .misbehaviourProof
+        case .hateThePrimary: .hateThePrimary
+        case .historyVote: .historyVote
         }
     }
 }
@@ -44,6 +59,16 @@ public enum MessageKind: UInt8, Hashable, Sendable, CaseIterable, CustomStringCo
     case stateRequest = 9
     case stateChunk = 10
     case status = 11
+    case specResponse = 12
+    case commitCertificate = 13
+    case localCommit = 14
+    case fillHole = 15
+    case misbehaviourProof = 16
+    case hateThePrimary = 17
+    case historyVote = 18
+
+    /// Messages a client sends (and signs); every other kind comes from a replica.
+    public var isFromClient: Bool { self == .request || self == .commitCertificate }
 
     public var description: String {
         switch self {
@@ -58,6 +83,13 @@ public enum MessageKind: UInt8, Hashable, Sendable, CaseIterable, CustomStringCo
         case .stateRequest: "state-request"
         case .stateChunk: "state-chunk"
         case .status: "status"
+        case .specResponse: "spec-response"
+        case .commitCertificate: "commit-certificate"
+        case .localCommit: "local-commit"
+        case .fillHole: "fill-hole"
+        case .misbehaviourProof: "proof-of-misbehaviour"
+        case .hateThePrimary: "i-hate-the-primary"
+        case .historyVote: "history-vote"
         }
     }
 }
@@ -83,18 +115,23 @@ public struct Request: Hashable, Sendable {
 
 /// ⟨PRE-PREPARE, v, n, d⟩σp with the batch it orders (PBFT §4.2, batching §5.1.4). `digest` is the digest of
 /// the batch; a backup recomputes it. An empty batch is the null request a new primary uses to fill gaps (§4.4).
+///
+/// Under the speculative protocol the same message is Zyzzyva's ⟨ORDER-REQ, v, n, h_n, d⟩σp (§3.2): `history`
+/// is h_n = H(h_{n-1}, d), which chains every batch ordered so far. Under PBFT it is zero.
 public struct PrePrepare: Hashable, Sendable {
     public var view: ViewNumber
     public var sequence: SequenceNumber
     public var digest: Digest
     /// Client-signed request envelopes, each carrying a `.request`.
     public var batch: [Envelope]
+    public var history: Digest
 
-    public init(view: ViewNumber, sequence: SequenceNumber, digest: Digest, batch: [Envelope]) {
+    public init(view: ViewNumber, sequence: SequenceNumber, digest: Digest, batch: [Envelope], history: Digest = .zero) {
         self.view = view
         self.sequence = sequence
         self.digest = digest
         self.batch = batch
+        self.history = history
     }
 }
 
@@ -138,13 +175,17 @@ public struct Reply: Hashable, Sendable {
 }
 
 /// ⟨CHECKPOINT, n, d, i⟩σi (PBFT §4.3): d covers the application state and the reply table after executing n.
+/// Under the speculative protocol it also names h_n, the history digest at n (Zyzzyva §3.4), so that a proof of
+/// the checkpoint anchors the history chain above it; under PBFT `history` is zero.
 public struct Checkpoint: Hashable, Sendable {
     public var sequence: SequenceNumber
     public var stateDigest: Digest
+    public var history: Digest
 
-    public init(sequence: SequenceNumber, stateDigest: Digest) {
+    public init(sequence: SequenceNumber, stateDigest: Digest, history: Digest = .zero) {
         self.sequence = sequence
         self.stateDigest = stateDigest
+        self.history = history
     }
 }
 
@@ -169,16 +210,22 @@ public struct ViewChange: Hashable, Sendable {
     /// C: 2f+1 checkpoint envelopes proving that checkpoint stable (empty for the initial state, n = 0).
     public var checkpointProof: [Envelope]
     /// P: for every sequence number above n that prepared at the sender, its certificate from the highest view.
+    /// Under the speculative protocol: the order-reqs of the sender's history above n, one per sequence number,
+    /// each with no prepares.
     public var prepared: [PreparedCertificate]
+    /// Speculative protocol only: the sender's highest commit certificate (2f+1 matching spec-responses or history
+    /// votes), or empty.
+    public var certificate: [Envelope]
 
     public init(
         newView: ViewNumber, stableSequence: SequenceNumber, checkpointProof: [Envelope],
-        prepared: [PreparedCertificate]
+        prepared: [PreparedCertificate], certificate: [Envelope] = []
     ) {
         self.newView = newView
         self.stableSequence = stableSequence
         self.checkpointProof = checkpointProof
         self.prepared = prepared
+        self.certificate = certificate
     }
 }
 

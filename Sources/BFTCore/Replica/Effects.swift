@@ -30,6 +30,10 @@ public struct Outbound: Hashable, Sendable {
 /// | `viewChange` | the view-change message | never takes part in the view it left |
 /// | `newView` | anything in the new view | is in the view it joined, with its pre-prepares |
 /// | `stableCheckpoint` | nothing; it allows discarding older records | restores the state, the proof and the log window |
+/// | `certificate` | a local-commit, or anything in the view it confirms | still carries it in its view-changes, and is in that view |
+///
+/// Under the speculative protocol `prePrepare` is the order-req, persisted before the spec-responses of its slot;
+/// `newView` is a new-view accepted and voted for, entered once the `certificate` confirming it is recorded.
 ///
 /// Checkpoint messages need no record: their digest is a function of the executed prefix, which the records
 /// above reproduce. `Replica.recover(from:)` rebuilds a replica from these records.
@@ -48,6 +52,9 @@ public enum DurableRecord: Hashable, Sendable {
     case newView(Envelope)
     /// A checkpoint that became stable, with its proof and the state it certifies; older records may be dropped.
     case stableCheckpoint(StableCheckpoint)
+    /// Speculative protocol: the highest commit certificate this replica holds (2f+1 spec-responses or history
+    /// votes); only the newest matters.
+    case certificate([Envelope])
 }
 
 /// A stable checkpoint (PBFT §4.3) as it is kept: its sequence number, the certified state digest, the 2f+1
@@ -120,6 +127,11 @@ public enum ReplicaEvent: Hashable, Sendable {
     /// The replica was rebuilt from its durable records: its state is that of checkpoint `stableSequence`, and
     /// it executes again, in order, the slots its records show committed above it.
     case recovered(view: ViewNumber, stableSequence: SequenceNumber)
+    /// Speculative protocol: execution above `to` (up to `from`) was undone because the new view's history does
+    /// not keep it; the slots run again from `to`.
+    case rolledBack(from: SequenceNumber, to: SequenceNumber)
+    /// Speculative protocol: this replica complained about the primary of `view` (I-HATE-THE-PRIMARY).
+    case complained(view: ViewNumber)
 }
 
 /// Why an input was refused. Each is an expected input from a Byzantine peer or a faulty client.
@@ -148,4 +160,7 @@ public enum RejectReason: String, Hashable, Sendable, CaseIterable {
     case unexpectedChunk = "state chunk not asked for"
     case stateDigestMismatch = "transferred state does not match its certified digest"
     case rateLimited = "over the per-peer rate limit"
+    case invalidCertificate = "commit certificate without 2f+1 valid matching votes"
+    case certificateMismatch = "commit certificate for a history this replica does not hold"
+    case invalidProof = "proof of misbehaviour that proves nothing"
 }

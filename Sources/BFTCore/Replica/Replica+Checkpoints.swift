@@ -4,6 +4,9 @@ extension Replica {
     /// table is part of the state, or exactly-once would not survive state transfer). Clients in ascending order.
     /// The table enters as (client, timestamp, result), never as the signed reply: each replica signs its own
     /// replies, so their bytes differ, and the digest must be the same on every correct replica.
+    ///
+    /// Under the speculative protocol the state also holds h at the checkpoint and, per client, where its last
+    /// request ran (n, h_n), so that a replica that fetched the state answers retransmissions as the others do.
     func checkpointState() -> [UInt8] {
         var writer = ByteWriter()
         writer.byteString(application.snapshot())
@@ -14,19 +17,31 @@ extension Replica {
             writer.u64(client.rawValue)
             writer.u64(cached.timestamp.rawValue)
             writer.byteString(cached.result)
+            if isSpeculative {
+                writer.u64(cached.sequence.rawValue)
+                writer.digest(cached.history)
+            }
         }
+        if isSpeculative { writer.digest(speculation.executedHistory) }
         return writer.bytes
     }
 
     mutating func takeCheckpoint(_ sequence: SequenceNumber, _ effects: inout Effects) {
         let state = checkpointState()
         let digest = suite.digest(state)
-        let envelope = sign(.checkpoint(Checkpoint(sequence: sequence, stateDigest: digest)))
+        let checkpoint = Checkpoint(
+            sequence: sequence, stateDigest: digest, history: isSpeculative ? speculation.executedHistory : .zero)
+        let envelope = sign(.checkpoint(checkpoint))
         var record = checkpoints[sequence.rawValue] ?? CheckpointRecord()
         record.own = (digest, envelope, state)
-        _ = record.votes.add(id, digest)
-        record.envelopes[id] = envelope
+        // Speculative: announced by `announceCheckpoints` once a commit certificate covers it.
+        record.announced = !isSpeculative
+        if !isSpeculative {
+            _ = record.votes.add(id, checkpoint)
+            record.envelopes[id] = envelope
+        }
         checkpoints[sequence.rawValue] = record
+        guard !isSpeculative else { return }
         effects.messages.append(Outbound(envelope, to: .allReplicas))
         checkStable(sequence, &effects)
     }
@@ -40,7 +55,7 @@ extension Replica {
         // Checkpoints at or below h are settled.
         guard inWindow(checkpoint.sequence) else { return reject(.outsideWatermarks, envelope, &effects) }
         var record = checkpoints[checkpoint.sequence.rawValue] ?? CheckpointRecord()
-        switch record.votes.add(sender, checkpoint.stateDigest) {
+        switch record.votes.add(sender, checkpoint) {
         case .duplicate: return reject(.duplicate, envelope, &effects)
         case .conflicting: return reject(.conflictingDigest, envelope, &effects)
         case .added: break
@@ -75,9 +90,10 @@ extension Replica {
     mutating func checkStable(_ sequence: SequenceNumber, _ effects: inout Effects) {
         guard let record = checkpoints[sequence.rawValue] else { return }
         let candidates = configuration.replicas.compactMap { record.envelopes[$0] }
-        guard let digest = quorumDigest(candidates) else { return }
+        guard let certified = quorumCheckpoint(candidates) else { return }
+        let digest = certified.stateDigest
         let proof = candidates.filter {
-            if case .checkpoint(let c) = $0.message { c.stateDigest == digest } else { false }
+            if case .checkpoint(let c) = $0.message { c == certified } else { false }
         }
         if record.own == nil && lastExecuted < sequence {
             if (certifiedAhead?.sequence ?? 0) < sequence {
@@ -99,14 +115,12 @@ extension Replica {
         }
     }
 
-    /// The digest that a quorum of the given (already verified) checkpoint messages agree on, if any.
-    private func quorumDigest(_ envelopes: [Envelope]) -> Digest? {
-        var votes = QuorumTracker<Digest>()
+    /// The checkpoint that a quorum of the given (already verified) checkpoint messages agree on, if any.
+    private func quorumCheckpoint(_ envelopes: [Envelope]) -> Checkpoint? {
+        var votes = QuorumTracker<Checkpoint>()
         for envelope in envelopes {
             guard let voter = envelope.sender.replicaID, case .checkpoint(let c) = envelope.message else { continue }
-            if case .added(let count) = votes.add(voter, c.stateDigest), count >= configuration.quorum {
-                return c.stateDigest
-            }
+            if case .added(let count) = votes.add(voter, c), count >= configuration.quorum { return c }
         }
         return nil
     }
@@ -122,9 +136,14 @@ extension Replica {
             return makeStable(StableCheckpoint(sequence: sequence, stateDigest: digest, proof: proof, state: own.snapshot),
                               &effects)
         }
-        // A correct replica that executed past the checkpoint reached the same state (determinism).
+        // A correct replica that executed past the checkpoint reached the same state (determinism); under the
+        // speculative protocol only if its history agrees, else it undoes its speculation and fetches the state.
+        if isSpeculative && lastExecuted >= sequence && executedHistory(at: sequence) != proofHistory(proof) {
+            rollBack(&effects)
+        }
         guard lastExecuted < sequence else { return }
         lowWatermark = sequence
+        speculation.stableHistory = proofHistory(proof) ?? .zero
         stableProof = proof
         stableStateDigest = digest
         stableState = nil
@@ -138,6 +157,16 @@ extension Replica {
 
     /// h moves to the checkpoint and everything at or below it is discarded, so memory stays bounded by L.
     mutating func makeStable(_ checkpoint: StableCheckpoint, _ effects: inout Effects) {
+        if isSpeculative {
+            // Zyzzyva §3.4: a stable checkpoint is of a committed history; its slots are final.
+            for number in (lowWatermark.rawValue + 1)...max(lowWatermark.rawValue + 1, checkpoint.sequence.rawValue) {
+                guard number <= checkpoint.sequence.rawValue, let slot = log[number], let digest = slot.digest else {
+                    continue
+                }
+                effects.events.append(.committed(view: slot.view, sequence: SequenceNumber(number), digest: digest))
+            }
+            speculation.stableHistory = proofHistory(checkpoint.proof) ?? .zero
+        }
         lowWatermark = checkpoint.sequence
         stableProof = checkpoint.proof
         stableStateDigest = checkpoint.stateDigest
@@ -157,7 +186,10 @@ extension Replica {
             let above = kept.filter { $0.checkpoint.sequence > sequence }
             return above.isEmpty ? nil : above
         }
-        if nextSequence <= sequence { nextSequence = sequence.next }
+        if nextSequence <= sequence {
+            nextSequence = sequence.next
+            speculation.orderedHistory = speculation.stableHistory
+        }
         if let transfer, transfer.sequence <= sequence, lastExecuted >= transfer.sequence { self.transfer = nil }
     }
 
@@ -192,12 +224,15 @@ extension Replica {
         if !viewActive, let own = viewChanges[id], own.view == view {
             effects.messages.append(Outbound(own.envelope, to: .allReplicas))
         }
+        for vote in speculation.ownVotes { effects.messages.append(Outbound(vote, to: .allReplicas)) }
         let from = retransmitFrom
         let status = sign(.status(Status(view: view, lastExecuted: from, stableSequence: lowWatermark)))
         effects.messages.append(Outbound(status, to: .allReplicas))
         retransmitSlots(after: from, to: .allReplicas, &effects)
         for sequence in checkpoints.keys.sorted() {
-            if let own = checkpoints[sequence]?.own { effects.messages.append(Outbound(own.envelope, to: .allReplicas)) }
+            if let record = checkpoints[sequence], record.announced, let own = record.own {
+                effects.messages.append(Outbound(own.envelope, to: .allReplicas))
+            }
         }
     }
 
@@ -232,7 +267,9 @@ extension Replica {
             effects.messages.append(Outbound(newView, to: to))
         }
         for sequence in checkpoints.keys.sorted() where sequence > status.stableSequence.rawValue {
-            if let own = checkpoints[sequence]?.own { effects.messages.append(Outbound(own.envelope, to: to)) }
+            if let record = checkpoints[sequence], record.announced, let own = record.own {
+                effects.messages.append(Outbound(own.envelope, to: to))
+            }
         }
         if status.stableSequence < lowWatermark {
             // The peer is behind this replica's stable checkpoint: the proof tells it so, and it fetches the state.

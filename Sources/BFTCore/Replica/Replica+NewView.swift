@@ -8,11 +8,26 @@ extension Replica {
             var sequence: SequenceNumber
             var digest: Digest
             var batch: [Envelope]
+            /// Speculative protocol: h at this slot in the new history.
+            var history = Digest.zero
         }
         var stableSequence: SequenceNumber
         var stableDigest: Digest?
         var stableProof: [Envelope]
         var entries: [Entry]
+        /// Speculative protocol: h at min-s, as the checkpoint proof names it.
+        var stableHistory = Digest.zero
+
+        /// The end of the new history: the last re-issued slot, or min-s.
+        var top: (sequence: SequenceNumber, history: Digest) {
+            entries.last.map { ($0.sequence, $0.history) } ?? (stableSequence, stableHistory)
+        }
+
+        func history(at sequence: SequenceNumber) -> Digest? {
+            if sequence == stableSequence { return stableHistory }
+            guard sequence > stableSequence, sequence <= top.sequence else { return nil }
+            return entries[Int(sequence.rawValue - stableSequence.rawValue) - 1].history
+        }
     }
 
     /// PBFT §4.4: for each n between min-s and max-s, the batch of the prepared certificate from the highest view
@@ -102,7 +117,7 @@ extension Replica {
         var voters = QuorumTracker<Digest>()
         for envelope in proof {
             guard let voter = envelope.sender.replicaID, case .checkpoint(let c) = envelope.message,
-                c.sequence == first.sequence, c.stateDigest == first.stateDigest,
+                c.sequence == first.sequence, c.stateDigest == first.stateDigest, c.history == first.history,
                 voters.add(voter, c.stateDigest) != .duplicate, verified(envelope)
             else { return nil }
         }
@@ -127,14 +142,19 @@ extension Replica {
         var changes: [ViewChange] = []
         for change in message.viewChanges {
             guard let sender = change.sender.replicaID, case .viewChange(let m) = change.message,
-                m.newView == message.view, senders.add(sender, m.newView) != .duplicate, verified(change), isValid(m)
+                m.newView == message.view, senders.add(sender, m.newView) != .duplicate, verified(change),
+                isSpeculative ? isValidSpeculative(m) : isValid(m)
             else { return reject(.invalidNewView, envelope, &effects) }
             changes.append(m)
         }
         guard changes.count >= configuration.quorum else { return reject(.invalidNewView, envelope, &effects) }
-        let plan = planNewView(changes)
+        let plan = isSpeculative ? planSpeculativeView(changes) : planNewView(changes)
         guard let prePrepares = checkedPrePrepares(message, against: plan) else {
             return reject(.invalidNewView, envelope, &effects)
+        }
+        if isSpeculative {
+            if speculation.pendingView?.envelope == envelope { return reject(.duplicate, envelope, &effects) }
+            return acceptSpeculativeView(envelope, plan: plan, prePrepares: prePrepares, &effects)
         }
         installNewView(envelope, plan: plan, prePrepares: prePrepares, &effects)
     }
@@ -151,7 +171,7 @@ extension Replica {
             else { return nil }
             if skipRecompute { continue }
             let entry = plan.entries[index]
-            guard p.sequence == entry.sequence, p.digest == entry.digest else { return nil }
+            guard p.sequence == entry.sequence, p.digest == entry.digest, p.history == entry.history else { return nil }
         }
         return message.prePrepares
     }

@@ -6,7 +6,10 @@ extension Replica {
         }
         guard admitNormalCase(prePrepare.view, envelope, &effects) else { return }
         guard admitSequence(prePrepare.sequence, envelope, &effects) else { return }
-        if let existing = log[prePrepare.sequence.rawValue]?.digest {
+        if isSpeculative, prePrepare.sequence <= lastExecuted, log[prePrepare.sequence.rawValue]?.prePrepare == envelope {
+            return reject(.duplicate, envelope, &effects)
+        }
+        if !isSpeculative, let existing = log[prePrepare.sequence.rawValue]?.digest {
             // One digest per (v, n): a second, different one is the primary equivocating.
             if existing == prePrepare.digest || !options.deviations.acceptConflictingPrePrepare {
                 return reject(existing == prePrepare.digest ? .duplicate : .conflictingDigest, envelope, &effects)
@@ -22,6 +25,7 @@ extension Replica {
             }
         }
         guard prePrepare.batch.allSatisfy(isValidRequest) else { return reject(.badRequestInBatch, envelope, &effects) }
+        if isSpeculative { return acceptOrderRequest(envelope, prePrepare, &effects) }
 
         // Accepted: log it and multicast a prepare.
         var slot = log[prePrepare.sequence.rawValue] ?? Slot(view: view)

@@ -10,7 +10,10 @@ extension Replica {
         restoreCheckpoint(records, &effects)
         let restoredTo = lastExecuted
         for record in records { replay(record) }
-        if let highest = log.keys.max(), isPrimary { nextSequence = max(nextSequence, SequenceNumber(highest).next) }
+        if let highest = log.keys.max(), isPrimary {
+            nextSequence = max(nextSequence, SequenceNumber(highest).next)
+            if isSpeculative, let slot = log[nextSequence.rawValue - 1] { speculation.orderedHistory = slot.history }
+        }
         effects.events.append(.recovered(view: view, stableSequence: restoredTo))
         statusDue = true
         executeReady(&effects)
@@ -25,10 +28,13 @@ extension Replica {
             newest = checkpoint
         }
         guard let checkpoint = newest else { return }
-        if let (snapshot, table) = Self.decodeCheckpointState(checkpoint.state), application.restore(snapshot),
+        if let (snapshot, table, history) = decodeCheckpointState(checkpoint.state), application.restore(snapshot),
             suite.digest(checkpoint.state) == checkpoint.stateDigest
         {
             replies = table
+            speculation.executedHistory = history
+            speculation.stableHistory = history
+            speculation.orderedHistory = history
             lastExecuted = checkpoint.sequence
             lowWatermark = checkpoint.sequence
             stableProof = checkpoint.proof
@@ -50,6 +56,10 @@ extension Replica {
             view = message.newView
             viewActive = false
             viewChanges[id] = (message.newView, envelope, message)
+        case .newView(let envelope) where isSpeculative:
+            replaySpeculativeNewView(envelope)
+        case .certificate(let votes):
+            replaySpeculativeCertificate(votes)
         case .newView(let envelope):
             guard case .newView(let message) = envelope.message, message.view >= view else { return }
             view = message.view
@@ -78,13 +88,48 @@ extension Replica {
         }
     }
 
+    /// Under the speculative protocol an order-req is the replica's evidence in whatever view it was accepted, so
+    /// it is kept even when a later view-change record moved the replica on.
     private mutating func replayPrePrepare(_ envelope: Envelope) {
-        guard case .prePrepare(let p) = envelope.message, p.view == view, p.sequence > lowWatermark else { return }
+        guard case .prePrepare(let p) = envelope.message, p.view == view || isSpeculative, p.sequence > lowWatermark,
+            (log[p.sequence.rawValue]?.view ?? 0) <= p.view
+        else { return }
         var slot = log[p.sequence.rawValue].flatMap { $0.view == p.view ? $0 : nil } ?? Slot(view: p.view)
         slot.prePrepare = envelope
         slot.batch = p.batch
         slot.digest = p.digest
+        slot.history = p.history
+        slot.committed = slot.committed || isSpeculative
         log[p.sequence.rawValue] = slot
+    }
+
+    /// A new-view this replica voted for: it is pending until the certificate confirming it was recorded too.
+    private mutating func replaySpeculativeNewView(_ envelope: Envelope) {
+        guard case .newView(let message) = envelope.message, message.view >= view else { return }
+        let changes = message.viewChanges.compactMap { change -> ViewChange? in
+            if case .viewChange(let m) = change.message { m } else { nil }
+        }
+        view = message.view
+        viewActive = false
+        speculation.pendingView = PendingView(
+            envelope: envelope, plan: planSpeculativeView(changes), prePrepares: message.prePrepares)
+    }
+
+    /// The certificate either confirms the pending new view (the replica was in it) or is the highest it held.
+    private mutating func replaySpeculativeCertificate(_ votes: [Envelope]) {
+        guard let certificate = validCertificate(votes) else { return }
+        if let pending = speculation.pendingView, pending.view == certificate.view,
+            pending.plan.top == (certificate.sequence, certificate.history)
+        {
+            speculation.pendingView = nil
+            viewActive = true
+            acceptedNewView = pending.envelope
+            log.removeAll()
+            for envelope in pending.prePrepares { replayPrePrepare(envelope) }
+            speculation.orderedHistory = certificate.history
+            nextSequence = max(nextSequence, certificate.sequence.next)
+        }
+        if certificate.outranks(speculation.certificate) { speculation.certificate = certificate }
     }
 
     private mutating func replayVote(_ envelope: Envelope) {

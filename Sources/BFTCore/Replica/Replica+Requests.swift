@@ -16,8 +16,7 @@ extension Replica {
             // PBFT §4.1: a repeated request gets the cached reply again; an older one is ignored.
             if request.timestamp == cached.timestamp {
                 // Signed now, in the current view, so the client also learns who the primary is.
-                let reply = sign(.reply(Reply(view: view, timestamp: cached.timestamp, result: cached.result)))
-                effects.messages.append(Outbound(reply, to: .client(client)))
+                effects.messages.append(Outbound(response(cached), to: .client(client)))
                 return
             }
             if request.timestamp < cached.timestamp { return reject(.staleRequest, envelope, &effects) }
@@ -53,9 +52,10 @@ extension Replica {
                 return
             }
             let batch = pending.take(maxCount: options.maxBatchRequests, maxBytes: options.maxBatchBytes)
-            guard !batch.isEmpty else { return }
-            issuePrePrepare(batch, &effects)
+            guard !batch.isEmpty else { break }
+            if isSpeculative { issueOrderRequest(batch, &effects) } else { issuePrePrepare(batch, &effects) }
         }
+        if isSpeculative && lastExecuted.next < nextSequence { executeReady(&effects) }
     }
 
     mutating func issuePrePrepare(_ batch: [Envelope], _ effects: inout Effects) {
@@ -83,19 +83,26 @@ extension Replica {
 
     /// Executes committed slots strictly in sequence order (PBFT §4.2): slot n runs only after n-1.
     mutating func executeReady(_ effects: inout Effects) {
-        while let slot = log[lastExecuted.rawValue + 1], slot.committed, let digest = slot.digest {
+        while let slot = log[lastExecuted.rawValue + 1], let digest = slot.digest, isExecutable(slot, digest) {
             let sequence = lastExecuted.next
-            let executed = executeBatch(slot.batch, &effects)
+            let executed = executeBatch(slot.batch, at: sequence, history: slot.history, &effects)
             lastExecuted = sequence
+            if isSpeculative { speculation.executedHistory = slot.history }
             noteProgress()
             viewTimer.progressed(at: ticks, stillWaiting: isWaitingForRequests)
             effects.events.append(.executed(sequence: sequence, batchDigest: digest, requests: executed))
-            if sequence.rawValue % options.checkpointInterval == 0 { takeCheckpoint(sequence, &effects) }
+            if sequence.rawValue % options.checkpointInterval == 0 {
+                takeCheckpoint(sequence, &effects)
+                // Zyzzyva §3.4: the checkpoint is announced once a certificate shows this history committed.
+                if isSpeculative { voteForHistory(sequence, slot.history, &effects) }
+            }
         }
-        if isPrimary { cutBatches(force: false, &effects) }
+        if isPrimary && !isSpeculative { cutBatches(force: false, &effects) }
     }
 
-    private mutating func executeBatch(_ batch: [Envelope], _ effects: inout Effects) -> [ExecutedRequest] {
+    private mutating func executeBatch(
+        _ batch: [Envelope], at sequence: SequenceNumber, history: Digest, _ effects: inout Effects
+    ) -> [ExecutedRequest] {
         var executed: [ExecutedRequest] = []
         for envelope in batch {
             guard let client = envelope.sender.clientID, case .request(let request) = envelope.message else { continue }
@@ -106,9 +113,9 @@ extension Replica {
                 continue
             }
             let result = application.apply(request.operation)
-            let reply = sign(.reply(Reply(view: view, timestamp: request.timestamp, result: result)))
-            replies[client] = CachedReply(timestamp: request.timestamp, result: result)
-            effects.messages.append(Outbound(reply, to: .client(client)))
+            let cached = CachedReply(timestamp: request.timestamp, result: result, sequence: sequence, history: history)
+            replies[client] = cached
+            effects.messages.append(Outbound(response(cached), to: .client(client)))
             pending.remove(client, upTo: request.timestamp)
             if let known = waiting[client], known.timestampOfRequest <= request.timestamp { waiting[client] = nil }
             if let inFlight = ordered[client], inFlight <= request.timestamp { ordered[client] = nil }

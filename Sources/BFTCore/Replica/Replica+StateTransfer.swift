@@ -93,11 +93,14 @@ extension Replica {
             transfer = nil
             return true
         }
-        guard let (snapshot, table) = Self.decodeCheckpointState(fetched.received) else { return false }
+        guard let (snapshot, table, history) = decodeCheckpointState(fetched.received),
+            !isSpeculative || history == proofHistory(fetched.proof)
+        else { return false }
         var restored = application
         guard restored.restore(snapshot) else { return false }
         application = restored
         replies = table
+        speculation.executedHistory = history
         for client in waiting.keys.sorted() {
             if let cached = replies[client], let request = waiting[client], request.timestampOfRequest <= cached.timestamp {
                 waiting[client] = nil
@@ -114,8 +117,9 @@ extension Replica {
         return true
     }
 
-    /// Reads what `checkpointState()` writes: the application snapshot, then the reply table.
-    static func decodeCheckpointState(_ bytes: [UInt8]) -> ([UInt8], [ClientID: CachedReply])? {
+    /// Reads what `checkpointState()` writes: the application snapshot, the reply table and (speculative protocol)
+    /// h at the checkpoint, which is zero under PBFT.
+    func decodeCheckpointState(_ bytes: [UInt8]) -> ([UInt8], [ClientID: CachedReply], Digest)? {
         var reader = ByteReader(bytes[...])
         do throws(DecodeError) {
             let snapshot = try reader.byteString("snapshot", limit: bytes.count)
@@ -125,10 +129,16 @@ extension Replica {
             for _ in 0..<count {
                 let client = ClientID(try reader.u64())
                 let timestamp = Timestamp(try reader.u64())
-                table[client] = CachedReply(timestamp: timestamp, result: try reader.byteString("result", limit: bytes.count))
+                var cached = CachedReply(timestamp: timestamp, result: try reader.byteString("result", limit: bytes.count))
+                if isSpeculative {
+                    cached.sequence = SequenceNumber(try reader.u64())
+                    cached.history = try reader.digest()
+                }
+                table[client] = cached
             }
+            let history = isSpeculative ? try reader.digest() : Digest.zero
             try reader.expectEnd()
-            return (snapshot, table)
+            return (snapshot, table, history)
         } catch {
             return nil
         }

@@ -20,7 +20,10 @@ extension Replica {
             viewTimer.started = ticks
             return
         }
-        if ticks - started >= viewTimer.timeout(options) { startViewChange(to: view.next, &effects) }
+        guard ticks - started >= viewTimer.timeout(options) else { return }
+        // Zyzzyva §3.5: in an active view a replica first complains; f+1 complaints make it leave.
+        if isSpeculative && viewActive { return complainAboutPrimary(&effects) }
+        startViewChange(to: view.next, &effects)
     }
 
     /// Replicas known to have left every view below `target`: their latest view-change is for `target` or later.
@@ -41,11 +44,13 @@ extension Replica {
         // Queued and in-flight requests stay in `waiting`; the new primary gets them once the view is installed.
         pending = PendingRequests()
         ordered = [:]
-        let prepared = preparedCertificates.keys.sorted().compactMap { sequence -> PreparedCertificate? in
-            sequence > lowWatermark.rawValue ? preparedCertificates[sequence] : nil
+        let prepared = isSpeculative ? speculativeEvidence() : preparedCertificates.keys.sorted().compactMap {
+            sequence -> PreparedCertificate? in sequence > lowWatermark.rawValue ? preparedCertificates[sequence] : nil
         }
+        speculation.pendingView = nil
         let message = ViewChange(
-            newView: target, stableSequence: lowWatermark, checkpointProof: stableProof, prepared: prepared)
+            newView: target, stableSequence: lowWatermark, checkpointProof: stableProof, prepared: prepared,
+            certificate: isSpeculative ? certificateForViewChange : [])
         let envelope = sign(.viewChange(message))
         viewChanges[id] = (target, envelope, message)
         effects.durable.append(.viewChange(envelope))
@@ -65,7 +70,9 @@ extension Replica {
             return reject(.staleView, envelope, &effects)
         }
         if let known = viewChanges[sender], known.view >= message.newView { return reject(.duplicate, envelope, &effects) }
-        guard isValid(message) else { return reject(.invalidViewChange, envelope, &effects) }
+        guard isSpeculative ? isValidSpeculative(message) : isValid(message) else {
+            return reject(.invalidViewChange, envelope, &effects)
+        }
         viewChanges[sender] = (message.newView, envelope, message)
         joinHigherView(&effects)
         formNewViewIfPrimary(&effects)
@@ -86,18 +93,22 @@ extension Replica {
     /// The new primary, once it holds 2f+1 valid view-changes for its view (its own among them), multicasts
     /// ⟨NEW-VIEW, v+1, V, O⟩ and enters the view (PBFT §4.4).
     mutating func formNewViewIfPrimary(_ effects: inout Effects) {
-        guard !viewActive, isPrimary, viewChanges[id]?.view == view else { return }
+        guard !viewActive, isPrimary, viewChanges[id]?.view == view, speculation.pendingView?.view != view else {
+            return
+        }
         let chosen = configuration.replicas.compactMap { replica in
             viewChanges[replica].flatMap { $0.view == view ? $0 : nil }
         }
         guard chosen.count >= configuration.quorum else { return }
         let quorum = chosen.prefix(configuration.quorum)
-        let plan = planNewView(quorum.map(\.message))
+        let plan = isSpeculative ? planSpeculativeView(quorum.map(\.message)) : planNewView(quorum.map(\.message))
         let prePrepares = plan.entries.map { entry in
-            sign(.prePrepare(PrePrepare(view: view, sequence: entry.sequence, digest: entry.digest, batch: entry.batch)))
+            sign(.prePrepare(PrePrepare(
+                view: view, sequence: entry.sequence, digest: entry.digest, batch: entry.batch, history: entry.history)))
         }
         let envelope = sign(.newView(NewView(view: view, viewChanges: quorum.map(\.envelope), prePrepares: prePrepares)))
         effects.messages.append(Outbound(envelope, to: .allReplicas))
+        if isSpeculative { return acceptSpeculativeView(envelope, plan: plan, prePrepares: prePrepares, &effects) }
         installNewView(envelope, plan: plan, prePrepares: prePrepares, &effects)
     }
 

@@ -64,6 +64,9 @@ public struct Replica {
     /// State chunks served per peer in the current tick (at most `stateChunksPerTick`).
     var chunksServed: [ReplicaID: (tick: UInt64, count: Int)] = [:]
 
+    /// Speculative protocol (Zyzzyva) only; see `Replica+Speculation.swift`.
+    var speculation = SpeculationState()
+
     var ticks: UInt64 = 0
     var lastProgressTick: UInt64 = 0
     var lastStatusAnswered: [ReplicaID: UInt64] = [:]
@@ -104,6 +107,12 @@ public struct Replica {
     /// Handles one authenticated-or-not message. The signature is verified here, against the sender's key.
     public mutating func receive(_ envelope: Envelope) -> Effects {
         var effects = Effects()
+        // A commit certificate proves itself (2f+1 replica signatures); its client may be one no replica knows.
+        if case .commitCertificate(let certificate) = envelope.message {
+            guard isSpeculative else { return reject(.unexpectedMessage, envelope, effects) }
+            handleCommitCertificate(envelope, certificate, &effects)
+            return effects
+        }
         guard let key = directory.verifyingKey(for: envelope, suite: suite) else {
             return reject(.unknownSender, envelope, effects)
         }
@@ -124,7 +133,11 @@ public struct Replica {
         case .newView(let newView): handleNewView(envelope, newView, &effects)
         case .stateRequest(let request): handleStateRequest(envelope, request, &effects)
         case .stateChunk(let chunk): handleStateChunk(envelope, chunk, &effects)
-        case .reply: return reject(.unexpectedMessage, envelope, effects)
+        case .reply, .specResponse, .localCommit, .commitCertificate:
+            return reject(.unexpectedMessage, envelope, effects)
+        case .fillHole, .misbehaviourProof, .hateThePrimary, .historyVote:
+            guard isSpeculative else { return reject(.unexpectedMessage, envelope, effects) }
+            handleSpeculativeMessage(envelope, &effects)
         }
         return effects
     }
@@ -151,6 +164,7 @@ public struct Replica {
         var effects = Effects()
         ticks += 1
         if isPrimary && viewActive { cutBatches(force: true, &effects) }
+        if isSpeculative { tickSpeculation(&effects) }
         tickViewTimer(&effects)
         adoptCertifiedIfStillBehind(&effects)
         tickStateTransfer(&effects)
@@ -180,7 +194,7 @@ public struct Replica {
         ReplicaStatus(
             id: id, view: view, viewActive: viewActive, lastExecuted: lastExecuted, lowWatermark: lowWatermark, highWatermark: highWatermark,
             logEntries: log.count, pendingRequests: pending.count, checkpointsHeld: checkpoints.count,
-            replyTableEntries: replies.count)
+            replyTableEntries: replies.count, history: speculation.executedHistory)
     }
 }
 
@@ -196,6 +210,8 @@ public struct ReplicaStatus: Hashable, Sendable {
     public var pendingRequests: Int
     public var checkpointsHeld: Int
     public var replyTableEntries: Int
+    /// Speculative protocol: h at `lastExecuted` (zero under PBFT).
+    public var history: Digest = .zero
 }
 
 /// One sequence number's state (PBFT §4.2's log entries for (v, n)).
@@ -210,19 +226,27 @@ struct Slot {
     var ownPrepare: Envelope?
     var ownCommit: Envelope?
     var prepared = false
+    /// PBFT: committed-local. Speculative protocol: accepted in the chain and executable.
     var committed = false
+    /// Speculative protocol: h_n of the order-req.
+    var history = Digest.zero
 
     init(view: ViewNumber) { self.view = view }
 }
 
-/// The last reply per client; the reply is signed again when resent, in the view current then.
+/// The last reply per client; the reply is signed again when resent, in the view current then. Under the
+/// speculative protocol it also keeps where the request ran (n, h_n), which the spec-response names.
 struct CachedReply {
     var timestamp: Timestamp
     var result: [UInt8]
+    var sequence = SequenceNumber(0)
+    var history = Digest.zero
 }
 
 struct CheckpointRecord {
     var own: (digest: Digest, envelope: Envelope, snapshot: [UInt8])?
-    var votes = QuorumTracker<Digest>()
+    /// Speculative protocol: the own checkpoint goes out only once a commit certificate covers it.
+    var announced = true
+    var votes = QuorumTracker<Checkpoint>()
     var envelopes: [ReplicaID: Envelope] = [:]
 }

@@ -1,5 +1,7 @@
 /// Protocol settings of a replica. Defaults follow PBFT's BFS where it gives them (K = 128, L = 256).
 public struct ReplicaOptions: Hashable, Sendable {
+    /// The agreement protocol; every replica of a cluster must run the same one.
+    public var replication = ReplicationProtocol.pbft
     /// K: a checkpoint every K sequence numbers (PBFT §4.3).
     public var checkpointInterval: UInt64 = 128
     /// L: the high watermark is the low one plus L; a multiple of K (PBFT §4.3).
@@ -83,6 +85,10 @@ public struct ProtocolDeviations: Hashable, Sendable {
     public var forgetVotesOnRestart = false
     /// Transferred state is installed without checking it against the certified digest.
     public var skipStateDigestCheck = false
+    /// Speculative protocol: the new primary builds the new history as Zyzzyva's published view change does
+    /// (the commit certificate with the highest sequence number, then slots backed by f+1 view-changes) without
+    /// ranking evidence by view. Unsafe (Abraham et al., arXiv 1712.01367 §3).
+    public var publishedViewChange = false
 
     public init() {}
 }

@@ -1,0 +1,52 @@
+/// The client's part of the speculative protocol (Zyzzyva §3.2–§3.3).
+extension ClientSession {
+    /// A spec-response counts with those that match it in view, sequence number, history and result; 3f+1 of them
+    /// complete the request at once (the fast path).
+    mutating func receive(_ response: SpecResponse, _ envelope: Envelope, from replica: ReplicaID) -> ClientStep {
+        guard var pending = outstanding, response.timestamp == pending.timestamp else {
+            return ClientStep(rejected: .staleRequest)
+        }
+        let key = SpeculativeKey(
+            view: response.view, sequence: response.sequence, history: response.history, result: response.result)
+        if pending.responses[replica]?.key == key { return ClientStep(rejected: .duplicate) }
+        pending.responses[replica] = (envelope, key)
+        let matching = pending.responses.values.count { $0.key == key }
+        guard matching >= configuration.fastQuorum else {
+            outstanding = pending
+            return ClientStep()
+        }
+        return complete(key, timestamp: pending.timestamp, fastPath: true)
+    }
+
+    /// 2f+1 local-commits for the certificate this client sent complete the request.
+    mutating func receive(_ commit: LocalCommit, from replica: ReplicaID) -> ClientStep {
+        guard var pending = outstanding, commit.timestamp == pending.timestamp, var committing = pending.committing,
+            (commit.view, commit.sequence, commit.history)
+                == (committing.key.view, committing.key.sequence, committing.key.history)
+        else { return ClientStep(rejected: .staleRequest) }
+        guard case .added(let count) = committing.localCommits.add(replica, committing.key) else {
+            return ClientStep(rejected: .duplicate)
+        }
+        pending.committing = committing
+        outstanding = pending
+        guard count >= configuration.quorum else { return ClientStep() }
+        return complete(committing.key, timestamp: pending.timestamp, fastPath: false)
+    }
+
+    private mutating func complete(_ key: SpeculativeKey, timestamp: Timestamp, fastPath: Bool) -> ClientStep {
+        view = max(view, key.view)
+        outstanding = nil
+        return ClientStep(completion: Completion(
+            timestamp: timestamp, result: key.result, sequence: key.sequence, history: key.history, fastPath: fastPath))
+    }
+
+    /// 2f+1 matching spec-responses, if the client holds them (the most common key; ties by replica order).
+    static func commitCertificate(_ pending: Outstanding, quorum: Int) -> (key: SpeculativeKey, responses: [Envelope])? {
+        let ordered = pending.responses.keys.sorted().compactMap { pending.responses[$0] }
+        for candidate in ordered {
+            let matching = ordered.filter { $0.key == candidate.key }
+            if matching.count >= quorum { return (candidate.key, matching.prefix(quorum).map(\.envelope)) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,94 @@
+/// The messages only the speculative protocol uses (Kotla et al., Zyzzyva, SOSP 2007 §3). The order-req is a
+/// `PrePrepare` with a history digest; checkpoints, view-changes and new-views are PBFT's with speculative contents.
+
+/// ⟨SPEC-RESPONSE, v, n, h_n, H(r), c, t⟩σi with r (Zyzzyva §3.2): replica i executed the request speculatively at
+/// n, with history h_n, in view v. c is the recipient; i the envelope's sender.
+public struct SpecResponse: Hashable, Sendable {
+    public var view: ViewNumber
+    public var sequence: SequenceNumber
+    public var history: Digest
+    public var timestamp: Timestamp
+    public var result: [UInt8]
+
+    public init(view: ViewNumber, sequence: SequenceNumber, history: Digest, timestamp: Timestamp, result: [UInt8]) {
+        self.view = view
+        self.sequence = sequence
+        self.history = history
+        self.timestamp = timestamp
+        self.result = result
+    }
+}
+
+/// ⟨COMMIT, c, CC⟩σc (Zyzzyva §3.3): a client that holds 2f+1 (but not 3f+1) matching spec-responses sends them
+/// to every replica as a commit certificate.
+public struct CommitCertificate: Hashable, Sendable {
+    /// 2f+1 spec-response envelopes from distinct replicas, matching in view, sequence number and history.
+    public var responses: [Envelope]
+
+    public init(responses: [Envelope]) { self.responses = responses }
+}
+
+/// ⟨LOCAL-COMMIT, v, d, h, i, c⟩σi (Zyzzyva §3.3): replica i holds the commit certificate for (v, n, h_n) and its
+/// own history agrees with it.
+public struct LocalCommit: Hashable, Sendable {
+    public var view: ViewNumber
+    public var sequence: SequenceNumber
+    public var history: Digest
+    public var timestamp: Timestamp
+
+    public init(view: ViewNumber, sequence: SequenceNumber, history: Digest, timestamp: Timestamp) {
+        self.view = view
+        self.sequence = sequence
+        self.history = history
+        self.timestamp = timestamp
+    }
+}
+
+/// ⟨FILL-HOLE, v, k, n, i⟩σi (Zyzzyva §3.3.1): the sender holds an order-req for a later slot but not those from
+/// `from` to `to`; the receiver resends the order-reqs it holds for them.
+public struct FillHole: Hashable, Sendable {
+    public var view: ViewNumber
+    public var from: SequenceNumber
+    public var to: SequenceNumber
+
+    public init(view: ViewNumber, from: SequenceNumber, to: SequenceNumber) {
+        self.view = view
+        self.from = from
+        self.to = to
+    }
+}
+
+/// ⟨POM, v, POM⟩ (Zyzzyva §3.5): two order-reqs the primary of one view signed that cannot both be right: two
+/// different ones for one sequence number, or two consecutive ones whose history digests do not chain.
+public struct MisbehaviourProof: Hashable, Sendable {
+    public var first: Envelope
+    public var second: Envelope
+
+    public init(first: Envelope, second: Envelope) {
+        self.first = first
+        self.second = second
+    }
+}
+
+/// ⟨I-HATE-THE-PRIMARY, v⟩σi (Zyzzyva §3.5): the sender waited too long for a request to be ordered in view v.
+/// f+1 of them make every correct replica leave v.
+public struct HateThePrimary: Hashable, Sendable {
+    public var view: ViewNumber
+
+    public init(view: ViewNumber) { self.view = view }
+}
+
+/// The sender's history in `view` has digest `history` at `sequence`. 2f+1 matching votes (or spec-responses) are a
+/// commit certificate. Replicas vote at every checkpoint boundary, so that a checkpoint is taken only of a
+/// committed history, and on entering a new view (Zyzzyva's view-confirm, TOCS 2009 §4.5).
+public struct HistoryVote: Hashable, Sendable {
+    public var view: ViewNumber
+    public var sequence: SequenceNumber
+    public var history: Digest
+
+    public init(view: ViewNumber, sequence: SequenceNumber, history: Digest) {
+        self.view = view
+        self.sequence = sequence
+        self.history = history
+    }
+}
