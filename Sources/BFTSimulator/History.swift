@@ -34,6 +34,7 @@ public struct ReplicaLog: Sendable {
     /// Speculative protocol: executions undone by a view change (kept for the validity checker), and how often.
     public var undone: [(time: UInt64, sequence: SequenceNumber, batch: Digest, requests: [ExecutedRequest])] = []
     public var rollbacks = 0
+    public var rollbackTimes: [(time: UInt64, from: SequenceNumber, to: SequenceNumber)] = []
 
     /// Drops the executions above `sequence`: the speculative history they belonged to was not kept. Execution
     /// resumes at `sequence + 1`, and requests may run again.

@@ -1,19 +1,35 @@
 import BFTCore
 
-/// Every order-req that crossed the simulated network (alone, or re-issued in a new-view): signed facts about
-/// which batch a primary put after which history. The no-rollback checker follows history digests back through
-/// them, so it needs nothing from the replicas' own logs.
-struct ObservedOrders {
+/// Invariant 5, no rollback of completion (speculative protocol): the histories clients saw complete, taken in
+/// sequence order, each extend the one before (so every later completed history extends every earlier one), and
+/// the final history of every correct replica that got that far extends the highest of them.
+///
+/// It trusts nothing the replicas say about their logs: it follows history digests back through the order-reqs
+/// that crossed the network (alone, or re-issued in a new-view), which are signed facts about which batch a
+/// primary put after which history, and recomputes every link h_n = H(h_{n-1}, d_n) itself.
+public struct NoRollbackCheck {
     /// (sequence number, history) → batch digest.
-    private(set) var orders: [SequenceNumber: [Digest: Digest]] = [:]
+    private var orders: [SequenceNumber: [Digest: Digest]] = [:]
+    private var completions: [(label: String, sequence: SequenceNumber, history: Digest)] = []
+    private let chain: (Digest, Digest) -> Digest
 
-    mutating func observe(_ frame: [UInt8]) {
-        // version | sender (0x00 + u32, or 0x01 + u64) | tag: decode only pre-prepares and new-views.
+    /// `suite` must hash as the replicas do.
+    public init(suite: any CryptoSuite) {
+        chain = { previous, batch in suite.digest(previous.bytes + batch.bytes) }
+    }
+
+    /// Notes the order-reqs a frame carries (decoding only pre-prepares and new-views).
+    public mutating func observe(frame: [UInt8]) {
+        // version | sender (0x00 + u32, or 0x01 + u64) | tag
         guard frame.count > 10 else { return }
         let tag = frame[1] == 0 ? frame[6] : frame[10]
         guard tag == MessageKind.prePrepare.rawValue || tag == MessageKind.newView.rawValue,
             let envelope = try? Envelope.decode(frame)
         else { return }
+        observe(envelope)
+    }
+
+    public mutating func observe(_ envelope: Envelope) {
         switch envelope.message {
         case .prePrepare(let p): note(p)
         case .newView(let message):
@@ -26,11 +42,15 @@ struct ObservedOrders {
         orders[order.sequence, default: [:]][order.history] = order.digest
     }
 
-    /// Whether the history `later` at `laterSequence` extends `earlier` at `earlierSequence`: walking back from
-    /// `later`, one observed order-req at a time, reaches `earlier`. `chain` computes h_n from h_{n-1} and d_n.
-    func extends(
-        _ later: Digest, at laterSequence: SequenceNumber, _ earlier: Digest, at earlierSequence: SequenceNumber,
-        chain: (Digest, Digest) -> Digest
+    /// A client saw `label` complete at `sequence` with history `history`.
+    public mutating func completed(_ label: String, sequence: SequenceNumber, history: Digest) {
+        completions.append((label, sequence, history))
+    }
+
+    /// Whether history `later` at `laterSequence` extends `earlier` at `earlierSequence`: walking back from
+    /// `later`, one observed order-req at a time, reaches `earlier`.
+    public func extends(
+        _ later: Digest, at laterSequence: SequenceNumber, _ earlier: Digest, at earlierSequence: SequenceNumber
     ) -> Bool {
         guard laterSequence >= earlierSequence else { return false }
         var current = later
@@ -45,40 +65,41 @@ struct ObservedOrders {
         }
         return current == earlier
     }
+
+    /// The violations, given where each correct replica's history ends.
+    public func violations(finalHistories: [(ReplicaID, SequenceNumber, Digest)]) -> [Violation] {
+        let sorted = completions.sorted { ($0.sequence, $0.history) < ($1.sequence, $1.history) }
+        var found: [Violation] = []
+        for (earlier, later) in zip(sorted, sorted.dropFirst())
+        where !extends(later.history, at: later.sequence, earlier.history, at: earlier.sequence) {
+            found.append(Violation(invariant: .noRollback, detail:
+                "\(later.label) completed with a history at \(later.sequence) that does not extend the one "
+                + "\(earlier.label) completed with at \(earlier.sequence)"))
+        }
+        guard let highest = sorted.last else { return found }
+        for (replica, sequence, history) in finalHistories
+        where sequence >= highest.sequence && !extends(history, at: sequence, highest.history, at: highest.sequence) {
+            found.append(Violation(invariant: .noRollback, detail:
+                "\(replica) ends at \(sequence) with a history that drops what \(highest.label) saw complete at "
+                + "\(highest.sequence)"))
+        }
+        return found
+    }
 }
 
 extension Checkers {
-    /// 5. No rollback of completion (speculative protocol): the histories clients saw complete, in sequence
-    /// order, each extend the one before (so every later completed history extends every earlier one), and the
-    /// final history of every correct replica that got that far extends the highest of them.
     func noRollback() -> [Violation] {
         guard simulation.options.replication == .zyzzyva else { return [] }
-        let orders = simulation.orders
-        let suite = simulation.checkerSuite
-        let chain = { (previous: Digest, batch: Digest) in suite.digest(previous.bytes + batch.bytes) }
-        let completed = simulation.history.compactMap { operation -> (Operation, SequenceNumber, Digest)? in
+        var check = simulation.orders
+        for operation in simulation.history {
             guard operation.completed != nil, let sequence = operation.sequence, let history = operation.history else {
-                return nil
+                continue
             }
-            return (operation, sequence, history)
-        }.sorted { ($0.1, $0.2) < ($1.1, $1.2) }
-        var found: [Violation] = []
-        for (earlier, later) in zip(completed, completed.dropFirst())
-        where !orders.extends(later.2, at: later.1, earlier.2, at: earlier.1, chain: chain) {
-            found.append(Violation(invariant: .noRollback, detail:
-                "\(later.0.client) \(later.0.timestamp) completed with a history at \(later.1) that does not extend "
-                + "the one \(earlier.0.client) \(earlier.0.timestamp) completed with at \(earlier.1)"))
+            check.completed("\(operation.client) \(operation.timestamp)", sequence: sequence, history: history)
         }
-        guard let highest = completed.last else { return found }
-        for replica in simulation.correctReplicas {
+        return check.violations(finalHistories: simulation.correctReplicas.map { replica in
             let status = simulation.status(of: replica)
-            guard status.lastExecuted >= highest.1,
-                !orders.extends(status.history, at: status.lastExecuted, highest.2, at: highest.1, chain: chain)
-            else { continue }
-            found.append(Violation(invariant: .noRollback, detail:
-                "\(replica) ends at \(status.lastExecuted) with a history that drops what \(highest.0.client) "
-                + "\(highest.0.timestamp) saw complete at \(highest.1)"))
-        }
-        return found
+            return (replica, status.lastExecuted, status.history)
+        })
     }
 }

@@ -35,7 +35,7 @@ public final class Simulation {
     var trace = TraceBuffer(capacity: 400)
     var byzantine: Set<ReplicaID> = []
     /// Speculative protocol: every order-req seen on the network, for the no-rollback checker.
-    var orders = ObservedOrders()
+    lazy var orders = NoRollbackCheck(suite: checkerSuite)
 
     public init(seed: UInt64, options: SimulationOptions) throws(ConfigurationError) {
         self.seed = seed
@@ -177,7 +177,6 @@ public final class Simulation {
         case .deliver(let from, let to, let frame):
             stats.delivered += 1
             stats.countDelivery(frame)
-            if options.replication == .zyzzyva { orders.observe(frame) }
             trace.record(time: time, from: from, to: to, frame: frame)
             deliver(frame, to: to)
         case .replicaTick(let replica):
@@ -326,8 +325,9 @@ public final class Simulation {
                 logs[index].restarts.append(time)
                 logs[index].resumes[logs[index].executed.count] = (stable.rawValue + 1, true)
             case .viewChangeStarted: logs[index].viewChangesStarted += 1
-            case .rolledBack(_, let to):
+            case .rolledBack(let from, let to):
                 logs[index].rollBack(to: to)
+                logs[index].rollbackTimes.append((time, from, to))
                 stats.rollbacks += 1
             case .complained: stats.complaints += 1
             case .viewInstalled(let view):
@@ -341,7 +341,11 @@ public final class Simulation {
         let transport = transports[Int(replica.rawValue)]
         let outbox = transport.outbox
         transport.outbox.removeAll(keepingCapacity: true)
+        var previous: [UInt8] = []
         for (frame, destination) in outbox {
+            // Order-reqs as sent (even if the network loses every copy), once per multicast.
+            if options.replication == .zyzzyva && frame != previous { orders.observe(frame: frame) }
+            previous = frame
             switch destination {
             case .replica(let to): schedule(frame, from: .replica(replica), to: .replica(to))
             case .client(let to): schedule(frame, from: .replica(replica), to: .client(to))

@@ -35,6 +35,10 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft, or zyzzyva (the speculative fast path).")
     var replication: ReplicationProtocol = .pbft
 
+    @Option(name: .customLong("events"), help: ArgumentHelp("With --seed: print what replica R executed, and its "
+        + "view changes, rollbacks, state transfers and restarts, in virtual time."))
+    var eventsOf: UInt32?
+
     @Option(help: "Run one seed.")
     var seed: UInt64?
 
@@ -154,6 +158,7 @@ struct Run: ParsableCommand {
             totals.add(result.stats)
             if !result.passed { failed.append(seed) }
             if !result.passed || verbose || range.count == 1 { print(result.report) }
+            if let replica = eventsOf, range.count == 1 { print(Self.events(of: replica, in: simulation)) }
         }
         let seconds = Self.seconds(clock.now - start)
         print("summary: \(range.count) seed(s), \(range.count - failed.count) passed, \(failed.count) with violations; "
@@ -169,6 +174,22 @@ struct Run: ParsableCommand {
             print("failing seeds: \(failed.map(String.init).joined(separator: " "))")
             throw ExitCode(1)
         }
+    }
+
+    /// A replica's log as lines: executions (sequence, batch, requests), and the other events, by virtual time.
+    static func events(of replica: UInt32, in simulation: Simulation) -> String {
+        guard Int(replica) < simulation.logs.count else { return "no replica r\(replica)" }
+        let log = simulation.logs[Int(replica)]
+        var lines: [(UInt64, String)] = log.executed.map { entry in
+            let requests = entry.requests.map { "\($0.client) \($0.timestamp)" }.joined(separator: ", ")
+            return (entry.time, "executed \(entry.sequence) \(entry.batch.description.prefix(8)) [\(requests)]")
+        }
+        lines += log.viewsInstalled.map { ($0.time, "view \($0.view) installed") }
+        lines += log.stateTransfers.map { ($0.time, "state transferred at \($0.sequence)") }
+        lines += log.restarts.map { ($0, "restarted") }
+        lines += log.rollbackTimes.map { ($0.time, "rolled back from \($0.from) to \($0.to)") }
+        return lines.sorted { $0.0 < $1.0 }.map { "  \(Double($0.0) / 1000) ms r\(replica): \($0.1)" }
+            .joined(separator: "\n")
     }
 
     static func seconds(_ duration: Duration) -> Double {

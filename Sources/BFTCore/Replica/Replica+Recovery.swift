@@ -115,19 +115,19 @@ extension Replica {
             envelope: envelope, plan: planSpeculativeView(changes), prePrepares: message.prePrepares)
     }
 
-    /// The certificate either confirms the pending new view (the replica was in it) or is the highest it held.
+    /// The certificate is the highest this replica held. One from the view of the pending new-view shows that the
+    /// replica entered that view (only the newest certificate is kept, so it may be a later one than the
+    /// view-confirm itself: a replica holds a certificate of a view only once in it).
     private mutating func replaySpeculativeCertificate(_ votes: [Envelope]) {
         guard let certificate = validCertificate(votes) else { return }
-        if let pending = speculation.pendingView, pending.view == certificate.view,
-            pending.plan.top == (certificate.sequence, certificate.history)
-        {
+        if let pending = speculation.pendingView, pending.view == certificate.view {
             speculation.pendingView = nil
             viewActive = true
             acceptedNewView = pending.envelope
             log.removeAll()
             for envelope in pending.prePrepares { replayPrePrepare(envelope) }
-            speculation.orderedHistory = certificate.history
-            nextSequence = max(nextSequence, certificate.sequence.next)
+            speculation.orderedHistory = pending.plan.top.history
+            nextSequence = max(nextSequence, pending.plan.top.sequence.next)
         }
         if certificate.outranks(speculation.certificate) { speculation.certificate = certificate }
     }

@@ -110,8 +110,9 @@ extension Replica {
         lastExecuted = fetched.sequence
         let checkpoint = StableCheckpoint(
             sequence: fetched.sequence, stateDigest: fetched.digest, proof: fetched.proof, state: fetched.received)
-        makeStable(checkpoint, &effects)
+        // Reported first: a primary may execute (its own order-reqs) as soon as the checkpoint is stable.
         effects.events.append(.stateTransferred(sequence: fetched.sequence))
+        makeStable(checkpoint, &effects)
         statusDue = true
         executeReady(&effects)
         return true
