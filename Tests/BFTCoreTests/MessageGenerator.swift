@@ -25,7 +25,7 @@ struct MessageGenerator {
     mutating func replica() -> Principal { .replica(ReplicaID(UInt32(truncatingIfNeeded: u64()))) }
 
     mutating func envelope(_ message: Message) -> Envelope {
-        let sender: Principal = message.kind == .request ? .client(ClientID(u64())) : replica()
+        let sender: Principal = message.kind.isFromClient ? .client(ClientID(u64())) : replica()
         return Envelope(unverified: message, from: sender, signature: signature())
     }
 
@@ -39,7 +39,9 @@ struct MessageGenerator {
 
     mutating func prePrepare(maxBatch: Int = 3) -> PrePrepare {
         let batch = (0..<count(maxBatch)).map { _ in envelope(.request(request())) }
-        return PrePrepare(view: ViewNumber(u64()), sequence: SequenceNumber(u64()), digest: digest(), batch: batch)
+        return PrePrepare(
+            view: ViewNumber(u64()), sequence: SequenceNumber(u64()), digest: digest(), batch: batch,
+            history: random.next() % 2 == 0 ? .zero : digest())
     }
 
     mutating func certificate() -> PreparedCertificate {
@@ -54,9 +56,20 @@ struct MessageGenerator {
         ViewChange(
             newView: ViewNumber(u64()), stableSequence: SequenceNumber(u64()),
             checkpointProof: (0..<count(3)).map { _ in
-                envelope(.checkpoint(Checkpoint(sequence: .init(u64()), stateDigest: digest())))
+                envelope(.checkpoint(Checkpoint(sequence: .init(u64()), stateDigest: digest(), history: digest())))
             },
-            prepared: (0..<count(2)).map { _ in certificate() })
+            prepared: (0..<count(2)).map { _ in certificate() },
+            certificate: (0..<count(3)).map { _ in envelope(historyVote()) })
+    }
+
+    mutating func historyVote() -> Message {
+        .historyVote(HistoryVote(view: ViewNumber(u64()), sequence: .init(u64()), history: digest()))
+    }
+
+    mutating func specResponse() -> Message {
+        .specResponse(SpecResponse(
+            view: ViewNumber(u64()), sequence: .init(u64()), history: digest(), timestamp: Timestamp(u64()),
+            result: bytes(max: 40)))
     }
 
     mutating func message(_ kind: MessageKind) -> Message {
@@ -81,6 +94,20 @@ struct MessageGenerator {
             chunk()
         case .status:
             .status(Status(view: ViewNumber(u64()), lastExecuted: .init(u64()), stableSequence: .init(u64())))
+        case .specResponse: specResponse()
+        case .commitCertificate:
+            .commitCertificate(CommitCertificate(responses: (0..<count(3)).map { _ in
+                envelope(random.next() % 2 == 0 ? specResponse() : historyVote())
+            }))
+        case .localCommit:
+            .localCommit(LocalCommit(
+                view: ViewNumber(u64()), sequence: .init(u64()), history: digest(), timestamp: Timestamp(u64())))
+        case .fillHole: .fillHole(FillHole(view: ViewNumber(u64()), from: .init(u64()), to: .init(u64())))
+        case .misbehaviourProof:
+            .misbehaviourProof(MisbehaviourProof(
+                first: envelope(.prePrepare(prePrepare(maxBatch: 1))), second: envelope(.prePrepare(prePrepare(maxBatch: 1)))))
+        case .hateThePrimary: .hateThePrimary(HateThePrimary(view: ViewNumber(u64())))
+        case .historyVote: historyVote()
         }
     }
 

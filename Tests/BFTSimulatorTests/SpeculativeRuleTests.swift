@@ -1,0 +1,177 @@
+import BFTCore
+import BFTKeyValue
+import BFTSimulator
+import Testing
+
+/// One test per rule of the speculative path (Kotla et al., Zyzzyva, SOSP 2007 §3), on four scripted replicas.
+@Suite("Zyzzyva rules")
+struct SpeculativeRuleTests {
+    static func cluster() throws -> ScriptedCluster {
+        var options = ReplicaOptions()
+        options.replication = .zyzzyva
+        options.viewChangeTimeoutTicks = 3
+        options.statusIntervalTicks = 10_000
+        return try ScriptedCluster(options: options)
+    }
+
+    static func client(_ cluster: ScriptedCluster, _ id: ClientID = 1) -> ClientSession {
+        ClientSession(
+            client: id, configuration: cluster.configuration, options: ClientOptions(replication: .zyzzyva),
+            directory: cluster.directory, suite: cluster.suite, signer: cluster.clientSigners[id]!)
+    }
+
+    static func put(_ value: String) -> [UInt8] {
+        KeyValueCommand.put(key: Array("k".utf8), value: Array(value.utf8)).encoded()
+    }
+
+    /// Orders `request` at the primary r0 and delivers the order-req to `backups`; returns the messages for the
+    /// client and the order-req.
+    static func order(_ request: Envelope, in cluster: inout ScriptedCluster, to backups: [ReplicaID])
+        -> (toClient: [Envelope], order: Envelope)
+    {
+        let atPrimary = cluster.deliver(request, to: 0)
+        let order = atPrimary.sent(.prePrepare)[0].envelope
+        var toClient = atPrimary.messages.filter { $0.destination != .allReplicas }.map(\.envelope)
+        for backup in backups {
+            toClient += cluster.deliver(order, to: backup).messages.compactMap {
+                if case .client = $0.destination { $0.envelope } else { nil }
+            }
+        }
+        return (toClient, order)
+    }
+
+    @Test("fast path: a request completes on 3f+1 matching spec-responses, not on 2f+1")
+    func fastPathCompletion() throws {
+        var cluster = try Self.cluster()
+        var client = Self.client(cluster)
+        let request = client.submit(Self.put("v"))[0].envelope
+        let (responses, _) = Self.order(request, in: &cluster, to: [1, 2, 3])
+        #expect(responses.count == 4)
+        var completions: [Completion] = []
+        for (index, response) in responses.enumerated() {
+            let step = client.receive(response)
+            if index < 3 { #expect(step.completion == nil) }
+            completions += step.completion.map { [$0] } ?? []
+        }
+        let completion = try #require(completions.first)
+        #expect(completion.fastPath && completion.sequence == 1)
+        #expect(KeyValueResult.decode(completion.result) != nil)
+    }
+
+    @Test("commit certificate: 2f+1 spec-responses, sent back, complete on 2f+1 local-commits")
+    func commitCertificatePath() throws {
+        var cluster = try Self.cluster()
+        var client = Self.client(cluster)
+        let request = client.submit(Self.put("v"))[0].envelope
+        let (responses, _) = Self.order(request, in: &cluster, to: [1, 2])
+        for response in responses { #expect(client.receive(response).completion == nil) }
+        var certificate: Envelope?
+        for _ in 0..<ClientOptions().commitTicks { certificate = certificate ?? client.tick().first?.envelope }
+        let commit = try #require(certificate)
+        #expect(commit.message.kind == .commitCertificate)
+        // r3 never saw the order-req: its history does not match, so it does not vouch for it.
+        #expect(cluster.deliver(commit, to: 3).rejections == [.certificateMismatch])
+        var completion: Completion?
+        for replica: ReplicaID in [0, 1, 2] {
+            let localCommits = cluster.deliver(commit, to: replica).sent(.localCommit)
+            #expect(localCommits.count == 1)
+            for local in localCommits { completion = completion ?? client.receive(local.envelope).completion }
+        }
+        let done = try #require(completion)
+        #expect(!done.fastPath && done.sequence == 1)
+    }
+
+    @Test("commit certificate: one with a forged vote is rejected")
+    func forgedCommitCertificateRejected() throws {
+        var cluster = try Self.cluster()
+        var client = Self.client(cluster)
+        let request = client.submit(Self.put("v"))[0].envelope
+        let (responses, _) = Self.order(request, in: &cluster, to: [1, 2])
+        let forged = responses.prefix(2) + [Envelope(
+            unverified: responses[2].message, from: responses[2].sender, signature: responses[0].signature)]
+        let commit = Envelope(
+            signing: .commitCertificate(CommitCertificate(responses: Array(forged))), from: .client(1),
+            with: cluster.clientSigners[1]!)
+        #expect(cluster.deliver(commit, to: 1).rejections == [.invalidCertificate])
+    }
+
+    @Test("fill-hole: a replica missing an order-req asks the primary, and executes once it arrives")
+    func fillHole() throws {
+        var cluster = try Self.cluster()
+        var first = Self.client(cluster, 1)
+        var second = Self.client(cluster, 2)
+        let (_, orderOne) = Self.order(first.submit(Self.put("a"))[0].envelope, in: &cluster, to: [1, 2])
+        let (_, orderTwo) = Self.order(second.submit(Self.put("b"))[0].envelope, in: &cluster, to: [1, 2])
+        let effects = cluster.deliver(orderTwo, to: 3)
+        #expect(effects.executedSequences.isEmpty)
+        let asks = effects.sent(.fillHole)
+        #expect(asks.count == 1 && asks.first?.destination == .replica(0))
+        let answer = cluster.deliver(asks[0].envelope, to: 0)
+        #expect(answer.messages.map(\.envelope) == [orderOne])
+        #expect(cluster.deliver(orderOne, to: 3).executedSequences == [1, 2])
+    }
+
+    @Test("proof of misbehaviour: two order-reqs for one slot make every replica leave the view")
+    func proofOfMisbehaviour() throws {
+        var cluster = try Self.cluster()
+        var client = Self.client(cluster)
+        let request = client.submit(Self.put("v"))[0].envelope
+        let (_, order) = Self.order(request, in: &cluster, to: [1])
+        let other = cluster.signed(
+            .prePrepare(PrePrepare(
+                view: 0, sequence: 1, digest: Replica.batchDigest([], suite: cluster.suite), batch: [],
+                history: cluster.suite.digest(Digest.zero.bytes + Replica.batchDigest([], suite: cluster.suite).bytes))),
+            by: 0)
+        let exposed = cluster.deliver(other, to: 1)
+        let proofs = exposed.sent(.misbehaviourProof)
+        #expect(proofs.count == 1)
+        #expect(exposed.events.contains(.viewChangeStarted(view: 1)))
+        let atOther = cluster.deliver(proofs[0].envelope, to: 2)
+        #expect(atOther.events.contains(.viewChangeStarted(view: 1)))
+        // The same order-req twice proves nothing.
+        let bogus = cluster.signed(.misbehaviourProof(MisbehaviourProof(first: order, second: order)), by: 1)
+        #expect(cluster.deliver(bogus, to: 3).rejections == [.invalidProof])
+    }
+
+    @Test("complaints: f I-hate-the-primary messages do not change the view, f+1 do")
+    func complaintsNeedWeakQuorum() throws {
+        var cluster = try Self.cluster()
+        let complaint = { (replica: ReplicaID) in cluster.signed(.hateThePrimary(HateThePrimary(view: 0)), by: replica) }
+        #expect(!cluster.deliver(complaint(1), to: 3).events.contains(.viewChangeStarted(view: 1)))
+        #expect(cluster.deliver(complaint(2), to: 3).events.contains(.viewChangeStarted(view: 1)))
+    }
+
+    @Test("view-confirm: a replica enters a new view only once 2f+1 replicas voted for its history")
+    func viewConfirmNeedsQuorum() throws {
+        var cluster = try Self.cluster()
+        let changes = [0, 2, 3].map { replica in
+            cluster.signed(
+                .viewChange(ViewChange(newView: 1, stableSequence: 0, checkpointProof: [], prepared: [])),
+                by: ReplicaID(UInt32(replica)))
+        }
+        var newView: Envelope?
+        for change in changes {
+            newView = newView ?? cluster.deliver(change, to: 1).sent(.newView).first?.envelope
+        }
+        let formed = try #require(newView)
+        let accepted = cluster.deliver(formed, to: 2)
+        #expect(accepted.sent(.historyVote).count == 1)
+        #expect(!cluster.replicas[2].viewActive)
+        let vote = { (replica: ReplicaID) in
+            cluster.signed(.historyVote(HistoryVote(view: 1, sequence: 0, history: .zero)), by: replica)
+        }
+        #expect(!cluster.deliver(vote(1), to: 2).events.contains(.viewInstalled(view: 1)))
+        #expect(cluster.deliver(vote(3), to: 2).events.contains(.viewInstalled(view: 1)))
+        #expect(cluster.replicas[2].viewActive && cluster.replicas[2].view == 1)
+    }
+
+    @Test("rollback: replicas that executed a request the new view drops undo it")
+    func rollbackOfDroppedSpeculation() throws {
+        var scenario = try PublishedViewChangeScenario(published: false)
+        _ = scenario.run()
+        #expect(Set(scenario.rolledBackEnteringView1.filter { $0 != PublishedViewChangeScenario.byzantine }) == [1, 2])
+        // a is not in anyone's final history: slot 1 holds b everywhere.
+        let histories = Set([1, 2, 3].map { scenario.cluster.replicas[$0].status.history })
+        #expect(histories.count == 1)
+    }
+}
