@@ -38,13 +38,13 @@ public struct ReplicaLog: Sendable {
 
     /// Drops the executions above `sequence`: the speculative history they belonged to was not kept. Execution
     /// resumes at `sequence + 1`, and requests may run again.
-    mutating func rollBack(to sequence: SequenceNumber) {
+    mutating func rollBack(to sequence: SequenceNumber, counted: Bool = true) {
         while let last = executed.last, last.sequence > sequence {
             undone.append(executed.removeLast())
         }
         resumes = resumes.filter { $0.key < executed.count }
         resumes[executed.count] = (sequence.rawValue + 1, true)
-        rollbacks += 1
+        if counted { rollbacks += 1 }
     }
 }
 

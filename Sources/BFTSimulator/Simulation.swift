@@ -323,6 +323,9 @@ public final class Simulation {
                 logs[index].resumes[logs[index].executed.count] = (sequence.rawValue + 1, false)
             case .recovered(_, let stable):
                 logs[index].restarts.append(time)
+                // Speculative execution above the checkpoint did not survive the crash (the state restarts from the
+                // checkpoint): what the replica executes again is what stands.
+                if options.replication == .zyzzyva { logs[index].rollBack(to: stable, counted: false) }
                 logs[index].resumes[logs[index].executed.count] = (stable.rawValue + 1, true)
             case .viewChangeStarted: logs[index].viewChangesStarted += 1
             case .rolledBack(let from, let to):
