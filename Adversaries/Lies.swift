@@ -1,19 +1,30 @@
 import BFTCore
 import BFTRuntime
 
-/// A replica that answers clients with wrong results. Attacks what clients see (invariant 4); the defence is the
-/// client's f+1 matching replies.
+/// A replica that answers clients with wrong results (and, speculatively, with a wrong history half the time).
+/// Attacks what clients see (invariant 4); the defences are the client's f+1 matching replies, and under the
+/// speculative protocol 3f+1 matching spec-responses or a commit certificate of 2f+1.
 public struct LyingReplier: EffectsRewriter {
     public var context: AdversaryContext
     public init(_ context: AdversaryContext) { self.context = context }
 
     public mutating func rewrite(_ effects: Effects) -> Effects {
         effects.with(messages: effects.messages.map { outbound in
-            guard case .reply(var reply) = outbound.envelope.message else { return outbound }
-            reply.result = Array("a lie \(context.random.next() % 1000)".utf8)
-            return Outbound(context.sign(.reply(reply)), to: outbound.destination)
+            switch outbound.envelope.message {
+            case .reply(var reply):
+                reply.result = lie()
+                return Outbound(context.sign(.reply(reply)), to: outbound.destination)
+            case .specResponse(var response):
+                response.result = lie()
+                if context.chance(1, in: 2) { response.history = Digest(words: (context.random.next(), 0, 0, 1)) }
+                return Outbound(context.sign(.specResponse(response)), to: outbound.destination)
+            default:
+                return outbound
+            }
         })
     }
+
+    private mutating func lie() -> [UInt8] { Array("a lie \(context.random.next() % 1000)".utf8) }
 }
 
 /// A replica that lies about state: half of its checkpoint messages carry a wrong digest, and every state

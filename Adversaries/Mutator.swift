@@ -45,6 +45,9 @@ public struct Mutator: EffectsRewriter {
         case .checkpoint(let m): m.sequence.rawValue
         case .viewChange(let m): 1 << 40 | m.newView.rawValue
         case .newView(let m): 1 << 40 | m.view.rawValue
+        case .historyVote(let m): m.sequence.rawValue
+        case .specResponse(let m): m.sequence.rawValue
+        case .hateThePrimary(let m): 1 << 40 | m.view.rawValue
         default: nil
         }
     }
@@ -78,6 +81,19 @@ public struct Mutator: EffectsRewriter {
         case .newView(var m):
             m.prePrepares = Array(m.prePrepares.dropLast())
             return .newView(m)
+        case .historyVote(var m):
+            if kind == 1 { m.view = ViewNumber(shift(m.view.rawValue)) } else if kind == 2 {
+                m.sequence = SequenceNumber(shift(m.sequence.rawValue))
+            } else { m.history = digest }
+            return .historyVote(m)
+        case .specResponse(var m):
+            if kind == 1 { m.view = ViewNumber(shift(m.view.rawValue)) } else if kind == 2 {
+                m.sequence = SequenceNumber(shift(m.sequence.rawValue))
+            } else { m.history = digest }
+            return .specResponse(m)
+        case .hateThePrimary(var m):
+            m.view = ViewNumber(shift(m.view.rawValue))
+            return .hateThePrimary(m)
         default:
             return nil
         }

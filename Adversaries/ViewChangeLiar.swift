@@ -5,11 +5,15 @@ import BFTRuntime
 /// ones it ever reported instead of the newest (stale); as a new primary it sends a new-view whose pre-prepares
 /// are all null requests, dropping what V shows prepared. Attacks the view change's safety (a committed request
 /// must survive); the defences are 2f+1 view-changes in which f+1 correct replicas carry the certificate, the
-/// highest-view rule, and backups recomputing O from V.
+/// highest-view rule, and backups recomputing O from V. Under the speculative protocol it also replays the
+/// oldest commit certificate it ever reported (the attack on Zyzzyva's published view change); the defence is
+/// ranking evidence by view.
 public struct ViewChangeLiar: EffectsRewriter {
     public var context: AdversaryContext
     /// The first certificate it ever reported per sequence number.
     var stale: [UInt64: PreparedCertificate] = [:]
+    /// The first commit certificate it ever reported (speculative protocol).
+    var staleCommit: [Envelope] = []
 
     public init(_ context: AdversaryContext) { self.context = context }
 
@@ -22,6 +26,8 @@ public struct ViewChangeLiar: EffectsRewriter {
                     guard case .prePrepare(let p) = certificate.prePrepare.message else { continue }
                     if stale[p.sequence.rawValue] == nil { stale[p.sequence.rawValue] = certificate }
                 }
+                if staleCommit.isEmpty { staleCommit = viewChange.certificate }
+                if !staleCommit.isEmpty && context.chance(1, in: 2) { viewChange.certificate = staleCommit }
                 if context.chance(1, in: 2) {
                     viewChange.prepared = []
                 } else {

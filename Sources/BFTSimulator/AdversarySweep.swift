@@ -32,19 +32,25 @@ public struct AdversarySweep {
         return ids.map { ReplicaID(UInt32($0)) }
     }
 
+    /// `options` with `entry` running on the replicas it takes for `seed`.
+    public func options(for seed: UInt64, running entry: AdversaryEntry?) -> SimulationOptions {
+        var attackOptions = options
+        guard let entry else { return attackOptions }
+        attackOptions.adversary = (entry.name, faulty)
+        for replica in faultyReplicas(seed: seed) {
+            attackOptions.behaviors[replica] = { replica, signer, suite in
+                entry.make(AdversaryContext(replica: replica, signer: signer, suite: suite, seed: seed))
+            }
+        }
+        return attackOptions
+    }
+
     public func run(_ entry: AdversaryEntry?, seeds: ClosedRange<UInt64>) throws -> Outcome {
         var outcome = Outcome(behaviour: entry?.name ?? "fault-free")
         var attacked = (completed: 0, time: UInt64(0))
         var baseline = (completed: 0, time: UInt64(0))
         for seed in seeds {
-            var attackOptions = options
-            if let entry {
-                for replica in faultyReplicas(seed: seed) {
-                    attackOptions.behaviors[replica] = { replica, signer, suite in
-                        entry.make(AdversaryContext(replica: replica, signer: signer, suite: suite, seed: seed))
-                    }
-                }
-            }
+            let attackOptions = options(for: seed, running: entry)
             let result = try Simulation(seed: seed, options: attackOptions).run()
             outcome.seeds += 1
             outcome.completed += result.stats.completedRequests

@@ -8,8 +8,9 @@ import BFTCore
 /// that crossed the network (alone, or re-issued in a new-view), which are signed facts about which batch a
 /// primary put after which history, and recomputes every link h_n = H(h_{n-1}, d_n) itself.
 public struct NoRollbackCheck {
-    /// (sequence number, history) → batch digest.
-    private var orders: [SequenceNumber: [Digest: Digest]] = [:]
+    /// (sequence number, history) → the batch digests order-reqs named with it (a Byzantine primary may sign a
+    /// history that does not match its batch; only a matching one links back).
+    private var orders: [SequenceNumber: [Digest: Set<Digest>]] = [:]
     private var completions: [(label: String, sequence: SequenceNumber, history: Digest)] = []
     private let chain: (Digest, Digest) -> Digest
 
@@ -39,7 +40,7 @@ public struct NoRollbackCheck {
     }
 
     private mutating func note(_ order: PrePrepare) {
-        orders[order.sequence, default: [:]][order.history] = order.digest
+        orders[order.sequence, default: [:]][order.history, default: []].insert(order.digest)
     }
 
     /// A client saw `label` complete at `sequence` with history `history`.
@@ -52,29 +53,42 @@ public struct NoRollbackCheck {
     public func extends(
         _ later: Digest, at laterSequence: SequenceNumber, _ earlier: Digest, at earlierSequence: SequenceNumber
     ) -> Bool {
-        guard laterSequence >= earlierSequence else { return false }
+        walkBack(later, at: laterSequence, to: earlier, at: earlierSequence) == nil
+    }
+
+    /// Nil if `later` extends `earlier`; otherwise why not.
+    func walkBack(
+        _ later: Digest, at laterSequence: SequenceNumber, to earlier: Digest, at earlierSequence: SequenceNumber
+    ) -> String? {
+        guard laterSequence >= earlierSequence else { return "it is shorter" }
         var current = later
         var sequence = laterSequence
         while sequence > earlierSequence {
-            guard let batch = orders[sequence]?[current] else { return false }
+            guard let batches = orders[sequence]?[current] else {
+                return "no order-req was sent for its history at \(sequence)"
+            }
             let previous = SequenceNumber(sequence.rawValue - 1)
             let candidates = previous == 0 ? [Digest.zero] : (orders[previous].map { Array($0.keys) } ?? [])
-            guard let parent = candidates.first(where: { chain($0, batch) == current }) else { return false }
+            let parents = candidates.filter { candidate in batches.contains { chain(candidate, $0) == current } }
+            guard let parent = parents.first else {
+                return "no order-req sent at \(previous) is the parent of its history at \(sequence)"
+            }
             current = parent
             sequence = previous
         }
-        return current == earlier
+        return current == earlier ? nil : "it holds another history at \(earlierSequence)"
     }
 
     /// The violations, given where each correct replica's history ends.
     public func violations(finalHistories: [(ReplicaID, SequenceNumber, Digest)]) -> [Violation] {
         let sorted = completions.sorted { ($0.sequence, $0.history) < ($1.sequence, $1.history) }
         var found: [Violation] = []
-        for (earlier, later) in zip(sorted, sorted.dropFirst())
-        where !extends(later.history, at: later.sequence, earlier.history, at: earlier.sequence) {
+        for (earlier, later) in zip(sorted, sorted.dropFirst()) {
+            guard let why = walkBack(later.history, at: later.sequence, to: earlier.history, at: earlier.sequence)
+            else { continue }
             found.append(Violation(invariant: .noRollback, detail:
                 "\(later.label) completed with a history at \(later.sequence) that does not extend the one "
-                + "\(earlier.label) completed with at \(earlier.sequence)"))
+                + "\(earlier.label) completed with at \(earlier.sequence) (\(why))"))
         }
         guard let highest = sorted.last else { return found }
         for (replica, sequence, history) in finalHistories

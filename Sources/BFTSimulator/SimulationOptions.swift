@@ -42,6 +42,8 @@ public struct SimulationOptions {
     public var clientOptions = ClientOptions()
     /// Replaces a replica's behaviour (a Byzantine replica); such replicas are left out of the checkers.
     public var behaviors: [ReplicaID: BehaviorFactory] = [:]
+    /// The catalog behaviour in `behaviors` and on how many replicas, for the reproduction line.
+    public var adversary: (name: String, faulty: Int)?
     /// Frames injected by a faulty client: (time, destination replica, frame maker).
     public var injections: [Injection] = []
     /// Faulty clients that strike 20 times each at random moments before the heal, at random replicas.
@@ -73,6 +75,7 @@ public struct SimulationOptions {
             text += " --checkpoint-interval \(replicaOptions.checkpointInterval)"
         }
         if realCrypto != nil { text += " --real-crypto" }
+        if let adversary { text += " --adversary \(adversary.name) --faulty \(adversary.faulty)" }
         return text
     }
 }

@@ -39,6 +39,13 @@ struct Run: ParsableCommand {
         + "view changes, rollbacks, state transfers and restarts, in virtual time."))
     var eventsOf: UInt32?
 
+    @Option(help: ArgumentHelp("A Byzantine behaviour from the catalog on --faulty replicas (as in 'bftsim sweep': "
+        + "replicas 0… on even seeds, the last ones on odd seeds).", valueName: "name"))
+    var adversary: String?
+
+    @Option(help: "How many replicas run --adversary (at most f).")
+    var faulty = 1
+
     @Option(help: "Run one seed.")
     var seed: UInt64?
 
@@ -110,7 +117,16 @@ struct Run: ParsableCommand {
         guard (0...1).contains(loss), (0...1).contains(duplication) else {
             throw ValidationError("--loss and --duplication are probabilities between 0 and 1")
         }
-        do { _ = try Configuration(replicas: replicas) } catch { throw ValidationError(error.description) }
+        let configuration: Configuration
+        do { configuration = try Configuration(replicas: replicas) } catch { throw ValidationError(error.description) }
+        if let adversary {
+            guard AdversaryCatalog.named(adversary) != nil else {
+                throw ValidationError("unknown adversary '\(adversary)'; known: \(AdversaryCatalog.names.joined(separator: ", "))")
+            }
+            guard (1...max(1, configuration.faultTolerance)).contains(faulty), configuration.faultTolerance > 0 else {
+                throw ValidationError("--faulty must be between 1 and f = \(configuration.faultTolerance)")
+            }
+        }
     }
 
     func options() -> SimulationOptions {
@@ -151,8 +167,10 @@ struct Run: ParsableCommand {
         var failed: [UInt64] = []
         var completed = 0
         var totals = SimulationStats()
+        let sweep = AdversarySweep(options: options, faulty: faulty)
+        let entry = adversary.flatMap(AdversaryCatalog.named)
         for seed in range {
-            let simulation = try Simulation(seed: seed, options: options)
+            let simulation = try Simulation(seed: seed, options: sweep.options(for: seed, running: entry))
             let result = simulation.run()
             completed += result.stats.completedRequests
             totals.add(result.stats)
