@@ -172,12 +172,13 @@ extension Replica {
     }
 
     /// The view-change timer expired in an active view: complain; f+1 complaints (so at least one correct
-    /// replica's) make every replica leave the view.
+    /// replica's) make every replica leave the view. The complaint goes out again at every expiry, since a lost
+    /// one would otherwise leave the others in a dead view.
     mutating func complainAboutPrimary(_ effects: inout Effects) {
         viewTimer.started = ticks
+        effects.messages.append(Outbound(sign(.hateThePrimary(HateThePrimary(view: view))), to: .allReplicas))
         guard speculation.complaints[id] != view else { return }
         speculation.complaints[id] = view
-        effects.messages.append(Outbound(sign(.hateThePrimary(HateThePrimary(view: view))), to: .allReplicas))
         effects.events.append(.complained(view: view))
         leaveIfEnoughComplaints(&effects)
     }
