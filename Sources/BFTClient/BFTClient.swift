@@ -25,8 +25,7 @@ public final class BFTClient: @unchecked Sendable {
         id = ClientID(selfCertifying: signer.publicKey, suite: suite)
         self.loop = loop
         self.cluster = cluster
-        var options = ClientOptions()
-        options.retransmitTicks = 50
+        let options = cluster.clientOptions
         session = ClientSession(
             client: id, configuration: configuration, options: options, directory: cluster.directory, suite: suite,
             signer: signer, lastTimestamp: Timestamp(lastTimestamp))

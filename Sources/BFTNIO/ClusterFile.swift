@@ -6,7 +6,7 @@ import Foundation
 ///
 ///     {
 ///       "format": "bft-cluster-v1",
-///       "protocol": "pbft",
+///       "protocol": "pbft",                      (or "zyzzyva": the speculative fast path)
 ///       "faultTolerance": 1,
 ///       "replicas": [ { "id": 0, "host": "127.0.0.1", "port": 7100, "publicKey": "<64 hex digits>" }, … ],
 ///       "checkpointInterval": 128, "logWindow": 256, "maxBatchRequests": 64,
@@ -66,7 +66,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
 
     func check(_ path: String) throws(ClusterFileError) {
         guard format == Self.currentFormat else { throw .malformed(path, "format is '\(format)', expected '\(Self.currentFormat)'") }
-        guard self.protocol == "pbft" else { throw .malformed(path, "protocol '\(self.protocol)' is not supported (pbft)") }
+        guard replication != nil else {
+            let known = ReplicationProtocol.allCases.map(\.rawValue).joined(separator: ", ")
+            throw .malformed(path, "protocol '\(self.protocol)' is not supported (known: \(known))")
+        }
         do { _ = try configuration() } catch { throw .malformed(path, error.description) }
         for (index, member) in replicas.enumerated() {
             guard member.id == UInt32(index) else { throw .malformed(path, "replica ids must be 0…n-1 in order") }
@@ -89,8 +92,17 @@ public struct ClusterFile: Codable, Hashable, Sendable {
         KeyDirectory(replicas: replicas.compactMap { PublicKey(hex: $0.publicKey) }, clients: [:])
     }
 
+    /// The agreement protocol the file names (nil if it names none this build knows).
+    public var replication: ReplicationProtocol? { ReplicationProtocol(rawValue: self.protocol) }
+
+    /// What clients of this cluster run.
+    public var clientOptions: ClientOptions {
+        ClientOptions(retransmitTicks: 50, replication: replication ?? .pbft)
+    }
+
     public var replicaOptions: ReplicaOptions {
         var options = ReplicaOptions()
+        options.replication = replication ?? .pbft
         options.checkpointInterval = checkpointInterval
         options.logWindow = logWindow
         options.maxBatchRequests = maxBatchRequests

@@ -25,6 +25,8 @@ struct Failure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+extension ReplicationProtocol: ExpressibleByArgument {}
+
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
@@ -41,16 +43,22 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Address every replica listens on (edit the cluster file for several hosts).") var host = "127.0.0.1"
     @Option(help: "Port of replica 0; replica i gets base-port + i.") var basePort = 7100
     @Option(help: "Directory to write into (created if missing).") var out: String
+    @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft, or zyzzyva (the speculative fast path).")
+    var replication: ReplicationProtocol = .pbft
 
     func run() throws {
-        let cluster = try Self.initialize(replicas: replicas, faulty: faulty, host: host, basePort: basePort, out: out)
-        print("wrote \(out)/cluster.json: n = \(cluster.replicas.count), f = \(cluster.faultTolerance)")
+        let cluster = try Self.initialize(
+            replicas: replicas, faulty: faulty, host: host, basePort: basePort, out: out, replication: replication)
+        print("wrote \(out)/cluster.json: n = \(cluster.replicas.count), f = \(cluster.faultTolerance), "
+            + "protocol \(cluster.protocol)")
         for member in cluster.replicas {
             print("  replica \(member.id): \(member.host):\(member.port), key \(out)/replica-\(member.id).key")
         }
     }
 
-    static func initialize(replicas: Int, faulty: Int?, host: String, basePort: Int, out: String) throws -> ClusterFile {
+    static func initialize(
+        replicas: Int, faulty: Int?, host: String, basePort: Int, out: String, replication: ReplicationProtocol = .pbft
+    ) throws -> ClusterFile {
         let configuration: Configuration
         do { configuration = try Configuration(replicas: replicas, faulty: faulty) } catch { throw Failure(error.description) }
         guard basePort >= 1, basePort + replicas - 1 <= 65535 else { throw Failure("ports \(basePort)… do not fit") }
@@ -68,7 +76,8 @@ struct InitCommand: ParsableCommand {
             members.append(ClusterFile.Member(
                 id: UInt32(index), host: host, port: basePort + index, publicKey: signer.publicKey.hex))
         }
-        let cluster = ClusterFile(faultTolerance: configuration.faultTolerance, replicas: members)
+        var cluster = ClusterFile(faultTolerance: configuration.faultTolerance, replicas: members)
+        cluster.protocol = replication.rawValue
         do { try cluster.write(to: "\(out)/cluster.json") } catch {
             throw Failure("cannot write \(out)/cluster.json: \(error.localizedDescription)")
         }

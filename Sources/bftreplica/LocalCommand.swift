@@ -20,6 +20,8 @@ struct LocalCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Number of replicas n.") var replicas = 4
+    @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft, or zyzzyva (the speculative fast path).")
+    var replication: ReplicationProtocol = .pbft
     @Option(help: "Port of replica 0; replica i gets base-port + i.") var basePort = 7100
     @Option(help: "Directory for the cluster file, keys and data (default: a new temporary directory).")
     var dir: String?
@@ -32,7 +34,7 @@ struct LocalCommand: AsyncParsableCommand {
     func run() async throws {
         let base = dir ?? NSTemporaryDirectory() + "bft-local-\(ProcessInfo.processInfo.processIdentifier)"
         let cluster = try InitCommand.initialize(
-            replicas: replicas, faulty: nil, host: "127.0.0.1", basePort: basePort, out: base)
+            replicas: replicas, faulty: nil, host: "127.0.0.1", basePort: basePort, out: base, replication: replication)
         var children: [Process] = []
         for member in cluster.replicas {
             let process = try Self.spawn(

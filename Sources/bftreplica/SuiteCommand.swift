@@ -26,6 +26,8 @@ struct SuiteCommand: AsyncParsableCommand {
     )
 
     @Option(help: "A behaviour's name, or 'all'.") var adversary = "all"
+    @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft or zyzzyva.")
+    var replication: ReplicationProtocol = .pbft
     @Option(help: "Number of replicas n; the first f run the behaviour.") var replicas = 4
     @Option(help: "Concurrent clients.") var clients = 4
     @Option(help: "Appends per client.") var operations = 30
@@ -64,7 +66,8 @@ struct SuiteCommand: AsyncParsableCommand {
         let directory = NSTemporaryDirectory() + "bft-suite-\(ProcessInfo.processInfo.processIdentifier)-\(entry?.name ?? "none")"
         try? FileManager.default.removeItem(atPath: directory)
         let cluster = try InitCommand.initialize(
-            replicas: replicas, faulty: nil, host: "127.0.0.1", basePort: basePort, out: directory)
+            replicas: replicas, faulty: nil, host: "127.0.0.1", basePort: basePort, out: directory,
+            replication: replication)
         let f = cluster.faultTolerance
         let children = try cluster.replicas.map { member in
             try LocalCommand.spawn(

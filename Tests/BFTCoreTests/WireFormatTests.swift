@@ -54,6 +54,20 @@ struct WireFormatTests {
             from: .replica(0), signature: Self.signatureAB)
         let expected =
             "01" + "00" + "00000000" + "06" + "0000000000000080" + String(repeating: "ff", count: 32)
+            + String(repeating: "00", count: 32) + String(repeating: "ab", count: 64)
+        #expect(Hex.encode(envelope.encoded) == expected)
+    }
+
+    @Test("golden bytes: spec-response")
+    func goldenSpecResponse() {
+        let envelope = Envelope(
+            unverified: .specResponse(SpecResponse(
+                view: 2, sequence: 3, history: Digest(bytes: [UInt8](repeating: 0x22, count: 32))!, timestamp: 7,
+                result: [0x6f, 0x6b])),
+            from: .replica(1), signature: Self.signatureAB)
+        let expected =
+            "01" + "00" + "00000001" + "0c" + "0000000000000002" + "0000000000000003"
+            + String(repeating: "22", count: 32) + "0000000000000007" + "00000002" + "6f6b"
             + String(repeating: "ab", count: 64)
         #expect(Hex.encode(envelope.encoded) == expected)
     }
@@ -69,7 +83,7 @@ struct WireFormatTests {
         let expected =
             "01" + "00" + "00000000" + "02" + "0000000000000000" + "0000000000000001"
             + String(repeating: "11", count: 32) + "00000001" + "0000005c" + Self.goldenRequestHex
-            + String(repeating: "ab", count: 64)
+            + String(repeating: "00", count: 32) + String(repeating: "ab", count: 64)
         #expect(Hex.encode(envelope.encoded) == expected)
     }
 
