@@ -120,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "bftbench",
             dependencies: [
-                "BFTCore", "BFTCrypto", "BFTSimulator", "CBaseline",
+                "BFTCore", "BFTCrypto", "BFTSimulator", "Adversaries", "CBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench/bftbench"
