@@ -206,7 +206,11 @@ struct Run: ParsableCommand {
         lines += log.stateTransfers.map { ($0.time, "state transferred at \($0.sequence)") }
         lines += log.restarts.map { ($0, "restarted") }
         lines += log.rollbackTimes.map { ($0.time, "rolled back from \($0.from) to \($0.to)") }
-        return lines.sorted { $0.0 < $1.0 }.map { "  \(Double($0.0) / 1000) ms r\(replica): \($0.1)" }
+        let status = simulation.status(of: ReplicaID(replica))
+        let end = "  at the end: view \(status.view)\(status.viewActive ? "" : " (changing)"), executed "
+            + "\(status.lastExecuted), watermarks \(status.lowWatermark)–\(status.highWatermark), \(status.logEntries) "
+            + "log entries, \(status.pendingRequests) queued requests"
+        return (lines.sorted { $0.0 < $1.0 }.map { "  \(Double($0.0) / 1000) ms r\(replica): \($0.1)" } + [end])
             .joined(separator: "\n")
     }
 

@@ -1,5 +1,6 @@
 import BFTCore
 import BFTKeyValue
+import BFTRuntime
 import BFTSimulator
 import Testing
 
@@ -163,6 +164,46 @@ struct SpeculativeRuleTests {
         #expect(!cluster.deliver(vote(1), to: 2).events.contains(.viewInstalled(view: 1)))
         #expect(cluster.deliver(vote(3), to: 2).events.contains(.viewInstalled(view: 1)))
         #expect(cluster.replicas[2].viewActive && cluster.replicas[2].view == 1)
+    }
+
+    @Test("recovery: a restarted replica keeps the order-reqs of its view recorded before a later certificate")
+    func restartKeepsOrderRequestsOfItsView() throws {
+        var options = ReplicaOptions()
+        options.replication = .zyzzyva
+        options.checkpointInterval = 2
+        options.logWindow = 4
+        var cluster = try ScriptedCluster(options: options)
+        // r1 enters view 1: a new-view from the view-changes of r0, r2 and r3, confirmed by r2's and r3's votes.
+        for replica: ReplicaID in [0, 2, 3] {
+            let change = ViewChange(newView: 1, stableSequence: 0, checkpointProof: [], prepared: [])
+            _ = cluster.deliver(cluster.signed(.viewChange(change), by: replica), to: 1)
+        }
+        for replica: ReplicaID in [2, 3] {
+            _ = cluster.deliver(cluster.signed(.historyVote(HistoryVote(view: 1, sequence: 0, history: .zero)), by: replica), to: 1)
+        }
+        #expect(cluster.replicas[1].view == 1 && cluster.replicas[1].viewActive)
+        var client = Self.client(cluster)
+        for value in ["a", "b"] {
+            client.abandon()
+            _ = cluster.deliver(client.submit(Self.put(value))[0].envelope, to: 1)
+        }
+        #expect(cluster.replicas[1].status.lastExecuted == 2)
+        // At the checkpoint boundary 2f+1 replicas vouch for the history: a certificate, recorded after the order-reqs.
+        let history = cluster.replicas[1].status.history
+        for replica: ReplicaID in [2, 3] {
+            _ = cluster.deliver(cluster.signed(.historyVote(HistoryVote(view: 1, sequence: 2, history: history)), by: replica), to: 1)
+        }
+        guard case .certificate? = cluster.durable[1].last else {
+            Issue.record("no certificate recorded last: \(String(describing: cluster.durable[1].last))")
+            return
+        }
+        // A store keeps only the newest certificate, which now comes after the order-reqs it covers.
+        let store = InMemoryStore()
+        store.persist(cluster.durable[1])
+        cluster.durable[1] = store.load()
+        _ = cluster.restart(1)
+        let status = cluster.replicas[1].status
+        #expect(status.view == 1 && status.viewActive && status.lastExecuted == 2 && status.history == history)
     }
 
     @Test("rollback: replicas that executed a request the new view drops undo it")

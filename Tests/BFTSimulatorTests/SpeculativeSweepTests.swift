@@ -17,9 +17,10 @@ struct SpeculativeSweepTests {
         #expect(totals.completedRequests == 120 * options.clients * options.requestsPerClient)
         // The sweep exercises what it claims to: both completion paths, view changes, rollbacks, state transfers.
         #expect(totals.fastCompletions > 0 && totals.fastCompletions < totals.completedRequests)
+        let counts = "crashes \(totals.crashes), view changes \(totals.viewChanges), transfers \(totals.stateTransfers), "
+            + "rollbacks \(totals.rollbacks)"
         #expect(totals.crashes > 100 && totals.viewChanges > 50 && totals.stateTransfers > 20 && totals.rollbacks > 0,
-                "crashes \(totals.crashes), view changes \(totals.viewChanges), transfers \(totals.stateTransfers), "
-                + "rollbacks \(totals.rollbacks)")
+                "\(counts)")
     }
 
     @Test("n = 4, one Byzantine replica with network faults, the whole catalog: no violation, live after the heal",

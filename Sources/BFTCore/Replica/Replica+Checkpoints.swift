@@ -138,7 +138,8 @@ extension Replica {
         }
         // A correct replica that executed past the checkpoint reached the same state (determinism); under the
         // speculative protocol only if its history agrees, else it undoes its speculation and fetches the state.
-        if isSpeculative && lastExecuted >= sequence && executedHistory(at: sequence) != proofHistory(proof) {
+        // Behind it, the fetched state replaces whatever it executed speculatively above its own stable checkpoint.
+        if isSpeculative && (lastExecuted < sequence || executedHistory(at: sequence) != proofHistory(proof)) {
             rollBack(&effects)
         }
         guard lastExecuted < sequence else { return }

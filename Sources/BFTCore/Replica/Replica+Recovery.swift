@@ -124,7 +124,8 @@ extension Replica {
             speculation.pendingView = nil
             viewActive = true
             acceptedNewView = pending.envelope
-            log.removeAll()
+            // Order-reqs of earlier views go; those of this view (recorded before a later certificate) stay.
+            log = log.filter { $0.value.view >= pending.view }
             for envelope in pending.prePrepares { replayPrePrepare(envelope) }
             speculation.orderedHistory = pending.plan.top.history
             nextSequence = max(nextSequence, pending.plan.top.sequence.next)

@@ -70,7 +70,7 @@ extension Replica {
     /// Speculative results are never seen as final by a client unless 3f+1 replicas or a certificate backed them,
     /// and the view change keeps those, so what is undone here was never completed.
     mutating func rollBack(_ effects: inout Effects) {
-        guard let state = stableState, let (snapshot, table, _) = decodeCheckpointState(state) else { return }
+        guard lastExecuted > lowWatermark, let state = stableState, let (snapshot, table, _) = decodeCheckpointState(state) else { return }
         var restored = application
         guard restored.restore(snapshot) else { return }
         application = restored
