@@ -9,9 +9,13 @@ import Testing
 @Suite("Replica processes with a Byzantine replica", .serialized)
 struct AdversarialProcessTests {
     @Test("one Byzantine process of four: clients see only correct results, and the cluster stays live",
-          arguments: ["equivocating-primary", "lying-replier", "forger", "silent", "replayer"])
-    func oneByzantine(name: String) async throws {
-        let cluster = try ProcessCluster()
+          arguments: [
+            ("equivocating-primary", .pbft), ("lying-replier", .pbft), ("forger", .pbft), ("silent", .pbft),
+            ("replayer", .pbft), ("equivocating-primary", .zyzzyva), ("lying-replier", .zyzzyva),
+            ("silent", .zyzzyva), ("view-change-liar", .zyzzyva),
+          ] as [(String, ReplicationProtocol)])
+    func oneByzantine(name: String, replication: ReplicationProtocol) async throws {
+        let cluster = try ProcessCluster(replication: replication)
         try cluster.start(0, extra: ["--adversary", name])
         for index in 1..<4 { try cluster.start(index) }
         func work(_ client: String) async throws -> (String, KeyValueResult) {

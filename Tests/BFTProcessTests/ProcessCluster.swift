@@ -17,7 +17,7 @@ final class ProcessCluster: @unchecked Sendable {
     let clusterPath: String
     var processes: [Process?]
 
-    init(replicas: Int = 4) throws {
+    init(replicas: Int = 4, replication: ReplicationProtocol = .pbft) throws {
         directory = NSTemporaryDirectory() + "bft-process-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ports = try Self.freePorts(replicas)
@@ -31,6 +31,7 @@ final class ProcessCluster: @unchecked Sendable {
         file.checkpointInterval = 16
         file.logWindow = 32
         file.viewChangeTimeoutTicks = 50
+        file.protocol = replication.rawValue
         cluster = file
         clusterPath = "\(directory)/cluster.json"
         try file.write(to: clusterPath)

@@ -12,9 +12,10 @@ import Testing
 struct ProcessClusterTests {
     func key(_ text: String) -> [UInt8] { Array(text.utf8) }
 
-    @Test("operations complete; the cluster survives kill -9 of a backup and then of the primary; restarted replicas catch up; a whole-cluster restart loses nothing")
-    func crashesAndRestarts() async throws {
-        let cluster = try ProcessCluster()
+    @Test("operations complete; the cluster survives kill -9 of a backup and then of the primary; restarted replicas catch up; a whole-cluster restart loses nothing",
+          arguments: ReplicationProtocol.allCases)
+    func crashesAndRestarts(replication: ReplicationProtocol) async throws {
+        let cluster = try ProcessCluster(replication: replication)
         try cluster.startAll()
         let client = try TestClient(cluster.cluster)
         var written: [String: String] = [:]
