@@ -14,8 +14,10 @@ public struct AdversaryEntry: Sendable {
 public enum AdversaryCatalog {
     public static let all: [AdversaryEntry] = [
         AdversaryEntry(
-            name: "equivocating-primary", description: "conflicting pre-prepares for one slot to different backups",
-            attacks: "agreement (prepared certificates need 2f+1 matching votes)") { EquivocatingPrimary($0) },
+            name: "equivocating-primary",
+            description: "conflicting pre-prepares (order-reqs: a forked history) for one slot to different backups",
+            attacks: "agreement (2f+1 matching votes; speculatively 3f+1 or a certificate, proofs of misbehaviour, "
+                + "rollback)") { EquivocatingPrimary($0) },
         AdversaryEntry(
             name: "equivocating-backup", description: "prepares and commits for different digests to different replicas",
             attacks: "agreement (one vote per replica per slot)") { EquivocatingBackup($0) },
@@ -41,8 +43,12 @@ public enum AdversaryCatalog {
             name: "replayer", description: "replays old messages from past views and sequence numbers",
             attacks: "freshness (view and watermark checks, one vote per slot, the reply table)") { Replayer($0) },
         AdversaryEntry(
-            name: "view-change-liar", description: "omits or replays stale certificates; forges new-views as primary",
-            attacks: "view-change safety (highest-view rule, recomputed new-views)") { ViewChangeLiar($0) },
+            name: "view-change-liar",
+            description: "omits or replays stale certificates (speculatively: its furthest-reaching old view-change); "
+                + "forges new-views as primary",
+            attacks: "view-change safety (highest-view rule, evidence ranked by view, recomputed new-views)") {
+                ViewChangeLiar($0)
+            },
         AdversaryEntry(
             name: "slow-primary", description: "holds each pre-prepare for 90% of the view-change timeout",
             attacks: "throughput (no Aardvark monitor here: progress only has to continue)") { SlowPrimary($0) },

@@ -205,14 +205,7 @@ extension Replica {
         nextSequence = max(highest, lastExecuted).next
         effects.events.append(.viewInstalled(view: view))
         noteProgress()
-        for client in waiting.keys.sorted() {
-            guard let request = waiting[client] else { continue }
-            if !isPrimary {
-                effects.messages.append(Outbound(request, to: .replica(primary)))
-            } else if ordered[client].map({ $0 < request.timestampOfRequest }) ?? true {
-                pending.insert(client, request.timestampOfRequest, request, size: request.signedBytes.count)
-            }
-        }
+        handOverWaitingRequests(&effects)
         viewTimer.started = isWaitingForRequests ? ticks : nil
         if isPrimary { cutBatches(force: true, &effects) }
     }
