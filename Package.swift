@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System libraries. Named with a C prefix of their own so they cannot collide with the
@@ -120,8 +121,13 @@ let package = Package(
         .executableTarget(
             name: "bftbench",
             dependencies: [
-                "BFTCore", "BFTCrypto", "BFTSimulator", "Adversaries", "CBaseline",
+                "BFTCore", "BFTCrypto", "BFTSimulator", "Adversaries", "CBaseline", "BFTClient", "BFTNIO", "BFTStorage",
+                "BFTKeyValue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/bftbench"
         ),
@@ -132,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "BFTProcessTests",
             dependencies: [
-                "bftreplica", "bftclient", "BFTClient", "BFTNIO", "BFTStorage", "BFTRuntime", "BFTCrypto", "BFTKeyValue", "BFTCore",
+                "bftreplica", "bftclient", "bftbench", "BFTClient", "BFTNIO", "BFTStorage", "BFTRuntime", "BFTCrypto", "BFTKeyValue", "BFTCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

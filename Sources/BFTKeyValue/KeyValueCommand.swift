@@ -7,18 +7,21 @@ import BFTCore
 ///              | 3 delete | key:bytes                                    → ok | notFound
 ///              | 4 cas    | key:bytes | expected:optional | new:bytes    → ok | mismatch(current:optional)
 ///              | 5 append | key:bytes | suffix:bytes                     → value (the new value)
+///              | 6 null   | key:bytes (empty) | payload:bytes | replyBytes:u32   → value (replyBytes zero bytes)
 ///     bytes    := length:u32 | length bytes
 ///     optional := 0x00 (absent) | 0x01 bytes
 ///
 ///     result  := 0 ok | 1 value:bytes | 2 notFound | 3 mismatch:optional | 255 invalid:bytes (a UTF-8 reason)
 ///
-/// `append` returns the new value, so the order in which appends ran is visible in their results.
+/// `append` returns the new value, so the order in which appends ran is visible in their results. `null` changes
+/// nothing: it is the null operation of PBFT's benchmarks, with a request and a reply of chosen sizes.
 public enum KeyValueCommand: Hashable, Sendable {
     case put(key: [UInt8], value: [UInt8])
     case get(key: [UInt8])
     case delete(key: [UInt8])
     case compareAndSet(key: [UInt8], expected: [UInt8]?, new: [UInt8])
     case append(key: [UInt8], suffix: [UInt8])
+    case null(payload: [UInt8], replyBytes: UInt32)
 
     public static let maxKeyBytes = 1024
     public static let maxValueBytes = 1 << 20
@@ -26,6 +29,7 @@ public enum KeyValueCommand: Hashable, Sendable {
     public var key: [UInt8] {
         switch self {
         case .put(let key, _), .get(let key), .delete(let key), .compareAndSet(let key, _, _), .append(let key, _): key
+        case .null: []
         }
     }
 
@@ -53,6 +57,11 @@ public enum KeyValueCommand: Hashable, Sendable {
             writer.u8(5)
             writer.byteString(key)
             writer.byteString(suffix)
+        case .null(let payload, let replyBytes):
+            writer.u8(6)
+            writer.byteString([])
+            writer.byteString(payload)
+            writer.u32(replyBytes)
         }
         return writer.bytes
     }
@@ -73,6 +82,13 @@ public enum KeyValueCommand: Hashable, Sendable {
                 command = .compareAndSet(
                     key: key, expected: expected, new: try reader.byteString("new", limit: maxValueBytes))
             case 5: command = .append(key: key, suffix: try reader.byteString("suffix", limit: maxValueBytes))
+            case 6 where key.isEmpty:
+                let payload = try reader.byteString("payload", limit: maxValueBytes)
+                let replyBytes = try reader.u32()
+                guard replyBytes <= maxValueBytes else {
+                    return .failure(KeyValueError(reason: "a null reply of \(replyBytes) bytes exceeds 1 MiB"))
+                }
+                command = .null(payload: payload, replyBytes: replyBytes)
             default: return .failure(KeyValueError(reason: "unknown operation \(op)"))
             }
             try reader.expectEnd()
@@ -166,6 +182,7 @@ extension KeyValueCommand: CustomStringConvertible {
         case .compareAndSet(let key, let expected, let new):
             "cas \(readable(key)) from \(expected.map(readable) ?? "absent") to \(readable(new))"
         case .append(let key, let suffix): "append \(readable(suffix)) to \(readable(key))"
+        case .null(let payload, let replyBytes): "null (\(payload.count) bytes in, \(replyBytes) out)"
         }
     }
 }

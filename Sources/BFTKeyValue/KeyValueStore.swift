@@ -32,6 +32,8 @@ public struct KeyValueStore: StateMachine, Hashable {
             guard value.count <= KeyValueCommand.maxValueBytes else { return .invalid("value would exceed 1 MiB") }
             entries[key] = value
             return .value(value)
+        case .null(_, let replyBytes):
+            return .value([UInt8](repeating: 0, count: Int(replyBytes)))
         }
     }
 

@@ -24,6 +24,27 @@ struct KeyValueStoreTests {
         #expect(run(&store, .append(key: Array("new".utf8), suffix: [7])) == .value([7]))
     }
 
+    @Test("null: a reply of the asked size, the state unchanged; an oversized reply or a key is refused")
+    func nullOperation() {
+        var store = KeyValueStore()
+        _ = run(&store, .put(key: [1], value: [2]))
+        let before = store.snapshot()
+        #expect(run(&store, .null(payload: [UInt8](repeating: 7, count: 128), replyBytes: 64))
+            == .value([UInt8](repeating: 0, count: 64)))
+        #expect(run(&store, .null(payload: [], replyBytes: 0)) == .value([]))
+        #expect(store.snapshot() == before)
+        let oversized = KeyValueCommand.null(payload: [], replyBytes: UInt32(KeyValueCommand.maxValueBytes + 1))
+        guard case .invalid = KeyValueResult.decode(store.apply(oversized.encoded())) else {
+            Issue.record("an oversized null reply was not refused")
+            return
+        }
+        // The key slot of a null operation must be empty.
+        guard case .invalid = KeyValueResult.decode(store.apply([6, 0, 0, 0, 1, 9, 0, 0, 0, 0, 0, 0, 0, 0])) else {
+            Issue.record("a null operation with a key was not refused")
+            return
+        }
+    }
+
     @Test("an invalid command gets an error result, never a crash", arguments: [
         [], [0], [9, 0, 0, 0, 0], [1, 0, 0, 0, 5, 1], [2, 0, 0, 0, 1, 7, 0], [4, 0, 0, 0, 0, 2],
     ] as [[UInt8]])

@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct BFTBench: ParsableCommand {
+struct BFTBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bftbench",
         abstract: "Benchmarks for the BFT replication framework. Every command prints its settings and its figures.",
-        subcommands: [CryptoBench.self, RecoveryBench.self, ProtocolBench.self]
+        subcommands: [LoadBench.self, CryptoBench.self, RecoveryBench.self, ProtocolBench.self]
     )
 }

@@ -1,0 +1,186 @@
+import Adversaries
+import BFTCore
+import BFTCrypto
+import BFTKeyValue
+import BFTNIO
+import BFTStorage
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The replicas a load run measures: `bftreplica` processes on loopback (the default), or `ReplicaNode`s inside
+/// this process. Either way they talk TCP over loopback with the real codec, crypto, storage and shell.
+final class BenchCluster {
+    let file: ClusterFile
+    let directory: String
+    private var processes: [Process] = []
+    private var metricsPorts: [Int] = []
+    private var nodes: [ReplicaNode] = []
+    private var groups: [MultiThreadedEventLoopGroup] = []
+
+    /// The process ids whose CPU time and memory the report shows, with a name for each.
+    var measured: [(name: String, pid: Int32)] {
+        processes.isEmpty
+            ? [("bench (replicas and clients)", ProcessInfo.processInfo.processIdentifier)]
+            : processes.enumerated().map { ("replica \($0.offset)", $0.element.processIdentifier) }
+    }
+
+    private init(file: ClusterFile, directory: String) {
+        self.file = file
+        self.directory = directory
+    }
+
+    /// Writes a fresh cluster (new keys, free ports) and starts it.
+    static func start(_ settings: LoadSettings) async throws -> BenchCluster {
+        let directory = NSTemporaryDirectory() + "bftbench-\(ProcessInfo.processInfo.processIdentifier)"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let ports = try freePorts(settings.replicas)
+        var members: [ClusterFile.Member] = []
+        var signers: [Ed25519Signer] = []
+        for index in 0..<settings.replicas {
+            let signer = Ed25519Signer()
+            try KeyFile.writePrivateKey(signer, to: "\(directory)/replica-\(index).key")
+            signers.append(signer)
+            members.append(.init(id: UInt32(index), host: "127.0.0.1", port: ports[index], publicKey: signer.publicKey.hex))
+        }
+        var file = ClusterFile(faultTolerance: (settings.replicas - 1) / 3, replicas: members)
+        file.protocol = settings.replication.rawValue
+        file.maxBatchRequests = settings.batch
+        file.tickMilliseconds = settings.tickMilliseconds
+        try file.write(to: "\(directory)/cluster.json")
+        let cluster = BenchCluster(file: file, directory: directory)
+        if settings.inProcess {
+            try await cluster.startNodes(signers, settings)
+        } else {
+            try cluster.startProcesses(settings)
+        }
+        return cluster
+    }
+
+    private func startProcesses(_ settings: LoadSettings) throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("bftreplica").path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw BenchError("\(executable) not found: build it first (swift build -c release)")
+        }
+        let faulty = file.faultTolerance
+        metricsPorts = try Self.freePorts(file.replicas.count)
+        for member in file.replicas {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            var arguments = [
+                "run", "--cluster", "\(directory)/cluster.json", "--id", "\(member.id)",
+                "--key", "\(directory)/replica-\(member.id).key", "--data", "\(directory)/data-\(member.id)",
+                "--sync", settings.sync, "--log-level", "error", "--metrics-port", "\(metricsPorts[Int(member.id)])",
+            ]
+            if let adversary = settings.adversary, Int(member.id) < faulty { arguments += ["--adversary", adversary] }
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            processes.append(process)
+        }
+    }
+
+    private func startNodes(_ signers: [Ed25519Signer], _ settings: LoadSettings) async throws {
+        let faulty = file.faultTolerance
+        for member in file.replicas {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            groups.append(group)
+            let store = try SQLiteStore(
+                path: "\(directory)/replica-\(member.id).sqlite", sync: SyncMode(rawValue: settings.sync) ?? .batch,
+                limits: file.replicaOptions.limits)
+            var nodeSettings = ReplicaNode.Settings()
+            nodeSettings.sync = SyncMode(rawValue: settings.sync) ?? .batch
+            if let adversary = settings.adversary, Int(member.id) < faulty {
+                nodeSettings.adversary = AdversaryCatalog.named(adversary)
+            }
+            var logger = Logger(label: "bftbench.replica.\(member.id)")
+            logger.logLevel = .error
+            let node = try await ReplicaNode.start(
+                id: ReplicaID(member.id), cluster: file, signer: signers[Int(member.id)], suite: SodiumCryptoSuite(),
+                application: KeyValueStore(), store: store, loop: group.next(), settings: nodeSettings, logger: logger,
+                onFatal: { _ in }
+            ).get()
+            nodes.append(node)
+        }
+    }
+
+    /// The highest view any replica is in: the view changes the run saw. Processes report it on their metrics
+    /// endpoint (`bft_view`), in-process replicas directly.
+    func highestView() -> UInt64 {
+        if !nodes.isEmpty { return nodes.map { $0.status.view.rawValue }.max() ?? 0 }
+        return metricsPorts.compactMap { port -> UInt64? in
+            let text = Self.httpGet(port: port, path: "/metrics")
+            let line = text.split(separator: "\n").first { $0.hasPrefix("bft_view ") }
+            return line.flatMap { Double($0.split(separator: " ").last ?? "").map { UInt64($0) } }
+        }.max() ?? 0
+    }
+
+    /// A plain HTTP/1.1 GET on loopback; empty if nothing answers.
+    static func httpGet(port: Int, path: String) -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return "" }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response += chunk.prefix(count)
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+
+    func stop() async {
+        for node in nodes { try? await node.stop().get() }
+        for group in groups { try? await group.shutdownGracefully() }
+        for process in processes where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Ports the kernel hands out for port 0, released again at once.
+    static func freePorts(_ count: Int) throws -> [Int] {
+        var ports: [Int] = []
+        var sockets: [Int32] = []
+        defer { for socket in sockets { close(socket) } }
+        for _ in 0..<count {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw BenchError("cannot open a socket to find a free port") }
+            sockets.append(fd)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+                }
+            }
+            guard bound else { throw BenchError("cannot bind a socket to find a free port") }
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+        }
+        return ports
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,294 @@
+import Adversaries
+import ArgumentParser
+import BFTClient
+import BFTCore
+import BFTCrypto
+import BFTKeyValue
+import BFTNIO
+import Foundation
+import Histogram
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Every setting of one load run; printed first, and kept in the JSON and CSV output.
+struct LoadSettings: Codable, Sendable {
+    var replication: ReplicationProtocol
+    var replicas: Int
+    var clients: Int
+    var outstanding: Int
+    var requestBytes: Int
+    var replyBytes: Int
+    var batch: Int
+    var tickMilliseconds: Int
+    var authentication: String
+    var adversary: String?
+    var sync: String
+    var inProcess: Bool
+    var warmupSeconds: Double
+    var durationSeconds: Double
+
+    var line: String {
+        "protocol=\(replication) n=\(replicas) clients=\(clients) outstanding=\(outstanding) "
+            + "request=\(requestBytes)B reply=\(replyBytes)B batch=\(batch) batch-timeout=\(tickMilliseconds)ms "
+            + "auth=\(authentication) adversary=\(adversary ?? "none") sync=\(sync) "
+            + "cluster=\(inProcess ? "in-process" : "processes") warmup=\(warmupSeconds)s duration=\(durationSeconds)s"
+    }
+}
+
+extension ReplicationProtocol: ExpressibleByArgument, Codable {}
+
+/// `bftbench run`: closed-loop clients against a local cluster; throughput, latency percentiles (HDR histogram),
+/// CPU time per operation per process, peak memory per replica, view changes.
+struct LoadBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Closed-loop clients against a local cluster: throughput, latency, CPU and memory.",
+        discussion: """
+            Starts n bftreplica processes on loopback (next to this executable; --in-process runs them as \
+            ReplicaNodes inside this process instead), then clients × outstanding closed loops (each loop is its own \
+            client identity with one request at a time) that send null operations of --request-bytes and get \
+            --reply-bytes back. Nothing is recorded during --warmup; then for --duration every completed request's \
+            latency goes into an HDR histogram. CPU seconds per operation come from /proc (utime + stime over the \
+            measured interval), peak memory from VmHWM, view changes from the replicas' view at the end.
+
+            Examples:
+              bftbench run --protocol zyzzyva --clients 16
+              bftbench run --clients 4 --outstanding 8 --batch 32 --json out.json
+              bftbench run --smoke
+            """
+    )
+
+    @Option(name: .customLong("protocol"), help: "pbft or zyzzyva.") var replication: ReplicationProtocol = .pbft
+    @Option(help: "Replicas n.") var replicas = 4
+    @Option(help: "Client identities.") var clients = 4
+    @Option(help: "Requests in flight per client (each its own closed loop).") var outstanding = 1
+    @Option(help: "Bytes of each request's payload (a null operation).") var requestBytes = 0
+    @Option(help: "Bytes of each reply.") var replyBytes = 0
+    @Option(help: "Most requests per batch.") var batch = 64
+    @Option(help: "Batch timeout: the replicas' tick in milliseconds.") var batchTimeoutMs = 10
+    @Option(help: "Client authentication: signatures (MAC authenticators are not built yet).")
+    var auth = "signatures"
+    @Option(help: "A catalog behaviour run by the first f replicas.") var adversary: String?
+    @Option(help: "Replica storage commits: always, batch or none.") var sync = "batch"
+    @Flag(help: "Run the replicas inside this process instead of as bftreplica processes.") var inProcess = false
+    @Option(help: "Seconds before measuring.") var warmup = 2.0
+    @Option(help: "Seconds measured.") var duration = 10.0
+    @Option(help: "Write the settings and figures as JSON to this file.") var json: String?
+    @Option(help: "Write them as one CSV row (with a header) to this file.") var csv: String?
+    @Flag(help: "A run of a few seconds with small settings, to show the benchmark works (CI runs it).") var smoke = false
+
+    func validate() throws {
+        guard (4...64).contains(replicas), clients >= 1, outstanding >= 1, clients * outstanding <= 1024 else {
+            throw ValidationError("--replicas 4…64; --clients and --outstanding at least 1, at most 1024 loops")
+        }
+        guard requestBytes >= 0, replyBytes >= 0, requestBytes <= 1 << 20, replyBytes <= 1 << 20 else {
+            throw ValidationError("--request-bytes and --reply-bytes between 0 and 1 MiB")
+        }
+        guard (1...1024).contains(batch), batchTimeoutMs >= 1, warmup >= 0, duration > 0 else {
+            throw ValidationError("--batch 1…1024, --batch-timeout-ms ≥ 1, --duration > 0")
+        }
+        guard auth == "signatures" else { throw ValidationError("--auth: only 'signatures' is built so far") }
+        guard ["always", "batch", "none"].contains(sync) else { throw ValidationError("--sync always|batch|none") }
+        if let adversary, AdversaryCatalog.named(adversary) == nil {
+            throw ValidationError("unknown adversary '\(adversary)'; known: \(AdversaryCatalog.names.joined(separator: ", "))")
+        }
+    }
+
+    var settings: LoadSettings {
+        LoadSettings(
+            replication: replication, replicas: replicas, clients: smoke ? 2 : clients,
+            outstanding: smoke ? 1 : outstanding, requestBytes: requestBytes, replyBytes: replyBytes, batch: batch,
+            tickMilliseconds: batchTimeoutMs, authentication: auth, adversary: adversary, sync: sync,
+            inProcess: inProcess, warmupSeconds: smoke ? 0.5 : warmup, durationSeconds: smoke ? 2 : duration)
+    }
+
+    func run() async throws {
+        let settings = settings
+        print("bftbench run: \(settings.line)")
+        let report = try await LoadRun.measure(settings)
+        print(report.table)
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+        if let csv { try (LoadReport.csvHeader + "\n" + report.csvRow + "\n").write(toFile: csv, atomically: true, encoding: .utf8) }
+        if report.completed == 0 { throw BenchError("no request completed") }
+    }
+}
+
+/// What one run measured.
+struct LoadReport: Codable, Sendable {
+    struct ProcessFigures: Codable, Sendable {
+        var name: String
+        var cpuMicrosecondsPerOperation: Double
+        var peakMemoryMegabytes: Double
+    }
+    var settings: LoadSettings
+    var completed: Int
+    var failed: Int
+    var operationsPerSecond: Double
+    var latencyMicroseconds: [String: Double]
+    var processes: [ProcessFigures]
+    var viewChanges: UInt64
+
+    var table: String {
+        let latency = ["p50", "p90", "p99", "p99.9"].map { "\($0) \(Self.format(latencyMicroseconds[$0] ?? 0 / 1))" }
+        var lines = [
+            "throughput  \(Int(operationsPerSecond)) operations/s (\(completed) completed, \(failed) failed)",
+            "latency µs  " + latency.joined(separator: "  "),
+            "views       \(viewChanges) view change(s)",
+        ]
+        for process in processes {
+            lines.append("  \(process.name): \(Self.format(process.cpuMicrosecondsPerOperation)) µs CPU/op, "
+                + "peak memory \(Self.format(process.peakMemoryMegabytes)) MB")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static let csvHeader = "protocol,replicas,clients,outstanding,request_bytes,reply_bytes,batch,batch_timeout_ms,"
+        + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed"
+
+    var csvRow: String {
+        let s = settings
+        let fields: [String] = [
+            s.replication.rawValue, "\(s.replicas)", "\(s.clients)", "\(s.outstanding)", "\(s.requestBytes)",
+            "\(s.replyBytes)", "\(s.batch)", "\(s.tickMilliseconds)", s.authentication, s.adversary ?? "none",
+            s.inProcess ? "in-process" : "processes", Self.format(operationsPerSecond),
+        ] + ["p50", "p90", "p99", "p99.9"].map { Self.format(latencyMicroseconds[$0] ?? 0) }
+            + ["\(viewChanges)", "\(failed)"]
+        return fields.joined(separator: ",")
+    }
+
+    static func format(_ value: Double) -> String { String(Double(Int((value * 10).rounded())) / 10) }
+}
+
+/// The closed loops and the measurement.
+enum LoadRun {
+    static func measure(_ settings: LoadSettings) async throws -> LoadReport {
+        let cluster = try await BenchCluster.start(settings)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            let report = try await drive(settings, cluster, group)
+            await cluster.stop()
+            try? await group.shutdownGracefully()
+            return report
+        } catch {
+            await cluster.stop()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func drive(
+        _ settings: LoadSettings, _ cluster: BenchCluster, _ group: MultiThreadedEventLoopGroup
+    ) async throws -> LoadReport {
+        let loops = settings.clients * settings.outstanding
+        let clients = try (0..<loops).map { _ in
+            try BFTClient(cluster: cluster.file, signer: Ed25519Signer(), suite: SodiumCryptoSuite(), loop: group.next())
+        }
+        let operation = KeyValueCommand.null(
+            payload: [UInt8](repeating: 0x5a, count: settings.requestBytes), replyBytes: UInt32(settings.replyBytes)
+        ).encoded()
+        // The replicas take a moment to connect to each other: one request each before the clock starts.
+        for client in clients { _ = try await client.submit(operation, timeout: .seconds(30)) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let measureFrom = start + .milliseconds(Int(settings.warmupSeconds * 1000))
+        let end = measureFrom + .milliseconds(Int(settings.durationSeconds * 1000))
+        let progress = Progress()
+        let pids = cluster.measured.map(\.pid)
+        let cpuBefore = Task { () -> [Double] in
+            try? await Task.sleep(until: measureFrom, clock: clock)
+            return pids.map { ProcessStats.cpuSeconds(pid: $0) }
+        }
+        let ticker = Task {
+            while clock.now < end {
+                try? await Task.sleep(for: .seconds(1))
+                let done = progress.completed.load(ordering: .relaxed)
+                let (seconds, attoseconds) = (clock.now - measureFrom).components
+                let elapsed = max(0.5, Double(seconds) + Double(attoseconds) / 1e18)
+                let phase = clock.now < measureFrom ? "warming up" : "\(Int(Double(done) / elapsed)) ops/s so far"
+                FileHandle.standardError.write(Data("\r  \(phase), \(done) measured   ".utf8))
+            }
+        }
+        let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { tasks in
+            for client in clients {
+                tasks.addTask {
+                    var recorded: [UInt64] = []
+                    while clock.now < end {
+                        let sent = clock.now
+                        do {
+                            _ = try await client.submit(operation, timeout: .seconds(10))
+                        } catch {
+                            progress.failed.add(1, ordering: .relaxed)
+                            continue
+                        }
+                        let now = clock.now
+                        guard sent >= measureFrom, now <= end else { continue }
+                        let (seconds, attoseconds) = (now - sent).components
+                        recorded.append(UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000))
+                        progress.completed.add(1, ordering: .relaxed)
+                    }
+                    return recorded
+                }
+            }
+            var all: [UInt64] = []
+            for try await part in tasks { all += part }
+            return all
+        }
+        ticker.cancel()
+        FileHandle.standardError.write(Data("\r".utf8))
+        let cpuAfter = cluster.measured.map { ProcessStats.cpuSeconds(pid: $0.pid) }
+        let before = await cpuBefore.value
+        let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
+        let views = cluster.highestView()
+        for client in clients { await client.close() }
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        for latency in latencies { histogram.record(latency) }
+        let completed = latencies.count
+        var figures: [LoadReport.ProcessFigures] = []
+        for (index, process) in cluster.measured.enumerated() {
+            let cpu = (cpuAfter[index] - before[index]) * 1_000_000 / Double(max(1, completed))
+            figures.append(.init(name: process.name, cpuMicrosecondsPerOperation: cpu, peakMemoryMegabytes: memory[index]))
+        }
+        var percentiles: [String: Double] = [:]
+        for (name, value) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9)] {
+            percentiles[name] = Double(histogram.valueAtPercentile(value))
+        }
+        return LoadReport(
+            settings: settings, completed: completed, failed: progress.failed.load(ordering: .relaxed),
+            operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
+            processes: figures, viewChanges: views)
+    }
+}
+
+/// Counters the closed loops share with the progress line.
+final class Progress: Sendable {
+    let completed = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+}
+
+/// CPU time and peak memory of a process, from /proc (Linux).
+enum ProcessStats {
+    /// utime + stime in seconds (fields 14 and 15 of /proc/PID/stat, in clock ticks).
+    static func cpuSeconds(pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// VmHWM of /proc/PID/status, in megabytes.
+    static func peakMemoryMegabytes(pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+        else { return 0 }
+        return kilobytes / 1024
+    }
+}
