@@ -106,7 +106,7 @@ struct ProcessClusterTests {
         await client.close()
         var text = ""
         #expect(cluster.wait(seconds: 10) {
-            text = ProcessCluster.httpGet(port: port, path: "/metrics")
+            text = MetricsServer.fetch(port: port, path: "/metrics")
             return text.contains("bft_requests_executed_total 10")
         }, "\(text)")
         #expect(text.hasPrefix("HTTP/1.1 200 OK"))
