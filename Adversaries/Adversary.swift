@@ -57,6 +57,11 @@ extension EffectsRewriter {
         return rewrite(effects)
     }
 
+    public mutating func endOfTurn() -> Effects {
+        let effects = context.replica.endOfTurn()
+        return rewrite(effects)
+    }
+
     public var status: ReplicaStatus { context.replica.status }
 }
 

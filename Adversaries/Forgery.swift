@@ -13,13 +13,15 @@ public struct Forger: EffectsRewriter {
         var messages = effects.messages
         for outbound in effects.messages {
             if case .client = outbound.destination { continue }
+            // Replicas sign everything they send each other; only client traffic may carry MACs.
+            guard let signature = outbound.envelope.signature else { continue }
             let others = context.configuration.replicas.filter { $0 != context.id }
             guard !others.isEmpty else { continue }
             let victim = others[Int(context.random.next() % UInt64(others.count))]
             let impersonation = Envelope(
-                unverified: outbound.envelope.message, from: .replica(victim), signature: outbound.envelope.signature)
+                unverified: outbound.envelope.message, from: .replica(victim), signature: signature)
             messages.append(Outbound(impersonation, to: outbound.destination))
-            var corrupted = outbound.envelope.signature.bytes
+            var corrupted = signature.bytes
             corrupted[Int(context.random.next() % 64)] ^= 0x01
             let badSignature = Envelope(
                 unverified: outbound.envelope.message, from: outbound.envelope.sender,
@@ -45,6 +47,12 @@ public struct Replayer: ReplicaBehavior {
     public mutating func receive(_ envelope: Envelope) -> Effects {
         remember(envelope)
         let effects = context.replica.receive(envelope)
+        for outbound in effects.messages { remember(outbound.envelope) }
+        return effects
+    }
+
+    public mutating func endOfTurn() -> Effects {
+        let effects = context.replica.endOfTurn()
         for outbound in effects.messages { remember(outbound.envelope) }
         return effects
     }

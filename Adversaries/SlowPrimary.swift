@@ -17,6 +17,8 @@ public struct SlowPrimary: ReplicaBehavior {
 
     public mutating func receive(_ envelope: Envelope) -> Effects { hold(context.replica.receive(envelope)) }
 
+    public mutating func endOfTurn() -> Effects { hold(context.replica.endOfTurn()) }
+
     public mutating func tick() -> Effects {
         ticks += 1
         var effects = hold(context.replica.tick())

@@ -73,4 +73,38 @@ public final class Ed25519Signer: Signer {
         precondition(status == 0, "crypto_sign_detached failed with \(status)")
         return Signature(checked: signature)
     }
+
+    /// X25519 between this identity and `peer`, both Ed25519 keys mapped to Curve25519 (libsodium's
+    /// `crypto_sign_ed25519_*_to_curve25519`), hashed with both public keys into an HMAC-SHA256 key. Both ends
+    /// derive the same key from their own secret; nil when `peer` is not a valid point or the agreement is
+    /// degenerate (a small-order point). About 50–100 µs: callers keep the key (`SessionKeyCache`).
+    public func sessionKey(with peer: PublicKey) -> (any SessionKey)? {
+        var curveSecret = [UInt8](repeating: 0, count: Int(crypto_scalarmult_curve25519_BYTES))
+        var curvePeer = [UInt8](repeating: 0, count: Int(crypto_scalarmult_curve25519_BYTES))
+        var shared = [UInt8](repeating: 0, count: Int(crypto_scalarmult_curve25519_BYTES))
+        defer {
+            sodium_memzero(&curveSecret, curveSecret.count)
+            sodium_memzero(&shared, shared.count)
+        }
+        guard crypto_sign_ed25519_sk_to_curve25519(&curveSecret, secretKey) == 0,
+            crypto_sign_ed25519_pk_to_curve25519(&curvePeer, peer.bytes) == 0,
+            crypto_scalarmult_curve25519(&shared, curveSecret, curvePeer) == 0
+        else { return nil }
+        let (low, high) = publicKey.bytes.lexicographicallyPrecedes(peer.bytes)
+            ? (publicKey.bytes, peer.bytes) : (peer.bytes, publicKey.bytes)
+        var material = Array("swift-bft session key v1".utf8) + shared + low + high
+        defer { sodium_memzero(&material, material.count) }
+        return HMACSessionKey(key: SHA256Hasher().digest(material).bytes)
+    }
+}
+
+/// A session key: HMAC-SHA256 keyed once, tags truncated to 128 bits.
+public final class HMACSessionKey: SessionKey {
+    private let hmac: HMACSHA256
+
+    public init(key: [UInt8]) { hmac = HMACSHA256(key: key) }
+
+    public func mac(_ message: UnsafeRawBufferPointer) -> MAC {
+        MAC(checked: Array(hmac.mac(message).prefix(MAC.byteCount)))
+    }
 }

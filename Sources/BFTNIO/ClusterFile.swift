@@ -7,6 +7,7 @@ import Foundation
 ///     {
 ///       "format": "bft-cluster-v1",
 ///       "protocol": "pbft",                      (or "zyzzyva": the speculative fast path)
+///       "clientAuthentication": "signatures",    (or "macs": MAC authenticators; optional, signatures if absent)
 ///       "faultTolerance": 1,
 ///       "replicas": [ { "id": 0, "host": "127.0.0.1", "port": 7100, "publicKey": "<64 hex digits>" }, … ],
 ///       "checkpointInterval": 128, "logWindow": 256, "maxBatchRequests": 64,
@@ -32,6 +33,8 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public static let currentFormat = "bft-cluster-v1"
     public var format = ClusterFile.currentFormat
     public var `protocol` = "pbft"
+    /// "signatures" or "macs"; absent means signatures (files written before MAC authenticators existed).
+    public var clientAuthentication: String?
     public var faultTolerance: Int
     public var replicas: [Member]
     public var checkpointInterval: UInt64 = 128
@@ -70,6 +73,10 @@ public struct ClusterFile: Codable, Hashable, Sendable {
             let known = ReplicationProtocol.allCases.map(\.rawValue).joined(separator: ", ")
             throw .malformed(path, "protocol '\(self.protocol)' is not supported (known: \(known))")
         }
+        guard authentication != nil else {
+            let known = ClientAuthentication.allCases.map(\.rawValue).joined(separator: ", ")
+            throw .malformed(path, "clientAuthentication '\(clientAuthentication ?? "")' is not supported (known: \(known))")
+        }
         do { _ = try configuration() } catch { throw .malformed(path, error.description) }
         for (index, member) in replicas.enumerated() {
             guard member.id == UInt32(index) else { throw .malformed(path, "replica ids must be 0…n-1 in order") }
@@ -95,14 +102,21 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     /// The agreement protocol the file names (nil if it names none this build knows).
     public var replication: ReplicationProtocol? { ReplicationProtocol(rawValue: self.protocol) }
 
+    /// How client traffic is authenticated (nil if the file names a mode this build does not know).
+    public var authentication: ClientAuthentication? {
+        clientAuthentication.map { ClientAuthentication(rawValue: $0) } ?? .signatures
+    }
+
     /// What clients of this cluster run.
     public var clientOptions: ClientOptions {
-        ClientOptions(retransmitTicks: 50, replication: replication ?? .pbft)
+        ClientOptions(
+            retransmitTicks: 50, replication: replication ?? .pbft, authentication: authentication ?? .signatures)
     }
 
     public var replicaOptions: ReplicaOptions {
         var options = ReplicaOptions()
         options.replication = replication ?? .pbft
+        options.clientAuthentication = authentication ?? .signatures
         options.checkpointInterval = checkpointInterval
         options.logWindow = logWindow
         options.maxBatchRequests = maxBatchRequests

@@ -60,8 +60,10 @@ public final class ReplicaNode: @unchecked Sendable {
         let built: EventLoopFuture<ReplicaNode> = loop.submit {
             let (signer, suite, application, store) = inputs.value
             let configuration = try cluster.configuration()
+            var options = cluster.replicaOptions
+            options.cutBatchesAtTurnEnd = true
             let replica = Replica(
-                id: id, configuration: configuration, options: cluster.replicaOptions, directory: cluster.directory,
+                id: id, configuration: configuration, options: options, directory: cluster.directory,
                 suite: suite, signer: signer, application: application)
             let node = try ReplicaNode(
                 id: id, replica: replica, configuration: configuration, cluster: cluster, store: store, loop: loop,
@@ -211,6 +213,7 @@ public final class ReplicaNode: @unchecked Sendable {
 
     private func endTurn() {
         turnScheduled = false
+        log(host.endOfTurn())
         do {
             try store.commit()
         } catch {

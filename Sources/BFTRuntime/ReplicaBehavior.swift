@@ -5,7 +5,14 @@ import BFTCore
 public protocol ReplicaBehavior {
     mutating func receive(_ envelope: Envelope) -> Effects
     mutating func tick() -> Effects
+    /// The shell has handed over every input of one event-loop turn (see `ReplicaOptions.cutBatchesAtTurnEnd`).
+    mutating func endOfTurn() -> Effects
     var status: ReplicaStatus { get }
+}
+
+extension ReplicaBehavior {
+    /// Behaviours that wrap no `Replica` have nothing to flush at the end of a turn.
+    public mutating func endOfTurn() -> Effects { Effects() }
 }
 
 extension Replica: ReplicaBehavior {}

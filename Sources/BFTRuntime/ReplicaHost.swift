@@ -65,6 +65,12 @@ public struct ReplicaHost {
         carryOut(behavior.tick())
     }
 
+    /// Call after the frames of one event-loop turn: requests that arrived together become one batch.
+    @discardableResult
+    public mutating func endOfTurn() -> [ReplicaEvent] {
+        carryOut(behavior.endOfTurn())
+    }
+
     /// Persist, then send: a crash between the two loses only messages, never a promise already made. Public for
     /// the effects a replica produces outside `receive` and `tick`, such as `Replica.recover(from:)`.
     @discardableResult

@@ -47,6 +47,14 @@ public final class SimulatedSigner: Signer {
         Signature(checked: Self.signatureBytes(message, secret: secret))
     }
 
+    /// Both ends compute the same key from the pair of public keys; only holders of one side's signer can ask.
+    public func sessionKey(with peer: PublicKey) -> (any SessionKey)? {
+        let (low, high) = publicKey.bytes.lexicographicallyPrecedes(peer.bytes)
+            ? (publicKey.bytes, peer.bytes) : (peer.bytes, publicKey.bytes)
+        let pair = (low + high).withUnsafeBytes { simulatedHash($0, key: 0x4d41_43) }
+        return SimulatedSessionKey(key: pair.bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) })
+    }
+
     static func signatureBytes(_ message: UnsafeRawBufferPointer, secret: UInt64) -> [UInt8] {
         simulatedHash(message, key: secret).bytes + simulatedHash(message, key: secret ^ 0xA5A5_A5A5).bytes
     }
@@ -80,4 +88,15 @@ func simulatedHash(_ bytes: UnsafeRawBufferPointer, key: UInt64) -> Digest {
     lanes.0 = mix(lanes.0, lanes.3)
     lanes.1 = mix(lanes.1, lanes.0)
     return Digest(words: lanes)
+}
+
+/// A simulated MAC: the keyed mix, cut to a tag.
+final class SimulatedSessionKey: SessionKey {
+    let key: UInt64
+
+    init(key: UInt64) { self.key = key }
+
+    func mac(_ message: UnsafeRawBufferPointer) -> MAC {
+        MAC(checked: Array(simulatedHash(message, key: key).bytes.prefix(MAC.byteCount)))
+    }
 }

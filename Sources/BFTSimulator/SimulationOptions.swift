@@ -60,6 +60,15 @@ public struct SimulationOptions {
         }
     }
 
+    /// How clients authenticate requests and replicas replies.
+    public var clientAuthentication: ClientAuthentication {
+        get { replicaOptions.clientAuthentication }
+        set {
+            replicaOptions.clientAuthentication = newValue
+            clientOptions.authentication = newValue
+        }
+    }
+
     /// A one-line summary of the settings, as `bftsim` flags.
     public var flags: String {
         var text = replication == .pbft ? "" : "--protocol \(replication) "
@@ -74,6 +83,7 @@ public struct SimulationOptions {
         if replicaOptions.checkpointInterval != ReplicaOptions().checkpointInterval {
             text += " --checkpoint-interval \(replicaOptions.checkpointInterval)"
         }
+        if clientAuthentication == .macs { text += " --client-auth macs" }
         if realCrypto != nil { text += " --real-crypto" }
         if let adversary { text += " --adversary \(adversary.name) --faulty \(adversary.faulty)" }
         return text

@@ -26,6 +26,7 @@ struct Failure: Error, CustomStringConvertible {
 }
 
 extension ReplicationProtocol: ExpressibleByArgument {}
+extension ClientAuthentication: ExpressibleByArgument {}
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,19 +46,28 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Directory to write into (created if missing).") var out: String
     @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft, or zyzzyva (the speculative fast path).")
     var replication: ReplicationProtocol = .pbft
+    @Option(
+        name: .customLong("client-auth"),
+        help: """
+            How clients authenticate requests and replicas replies: signatures (Ed25519), or macs (one HMAC per \
+            replica, PBFT's authenticators: much cheaper, but only the addressee can check a MAC).
+            """)
+    var clientAuthentication: ClientAuthentication = .signatures
 
     func run() throws {
         let cluster = try Self.initialize(
-            replicas: replicas, faulty: faulty, host: host, basePort: basePort, out: out, replication: replication)
+            replicas: replicas, faulty: faulty, host: host, basePort: basePort, out: out, replication: replication,
+            clientAuthentication: clientAuthentication)
         print("wrote \(out)/cluster.json: n = \(cluster.replicas.count), f = \(cluster.faultTolerance), "
-            + "protocol \(cluster.protocol)")
+            + "protocol \(cluster.protocol), client authentication \(clientAuthentication.rawValue)")
         for member in cluster.replicas {
             print("  replica \(member.id): \(member.host):\(member.port), key \(out)/replica-\(member.id).key")
         }
     }
 
     static func initialize(
-        replicas: Int, faulty: Int?, host: String, basePort: Int, out: String, replication: ReplicationProtocol = .pbft
+        replicas: Int, faulty: Int?, host: String, basePort: Int, out: String, replication: ReplicationProtocol = .pbft,
+        clientAuthentication: ClientAuthentication = .signatures
     ) throws -> ClusterFile {
         let configuration: Configuration
         do { configuration = try Configuration(replicas: replicas, faulty: faulty) } catch { throw Failure(error.description) }
@@ -78,6 +88,7 @@ struct InitCommand: ParsableCommand {
         }
         var cluster = ClusterFile(faultTolerance: configuration.faultTolerance, replicas: members)
         cluster.protocol = replication.rawValue
+        cluster.clientAuthentication = clientAuthentication.rawValue
         do { try cluster.write(to: "\(out)/cluster.json") } catch {
             throw Failure("cannot write \(out)/cluster.json: \(error.localizedDescription)")
         }

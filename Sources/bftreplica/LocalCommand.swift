@@ -22,6 +22,8 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Number of replicas n.") var replicas = 4
     @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft, or zyzzyva (the speculative fast path).")
     var replication: ReplicationProtocol = .pbft
+    @Option(name: .customLong("client-auth"), help: "Client authentication: signatures or macs (see 'init --help').")
+    var clientAuthentication: ClientAuthentication = .signatures
     @Option(help: "Port of replica 0; replica i gets base-port + i.") var basePort = 7100
     @Option(help: "Directory for the cluster file, keys and data (default: a new temporary directory).")
     var dir: String?
@@ -34,7 +36,8 @@ struct LocalCommand: AsyncParsableCommand {
     func run() async throws {
         let base = dir ?? NSTemporaryDirectory() + "bft-local-\(ProcessInfo.processInfo.processIdentifier)"
         let cluster = try InitCommand.initialize(
-            replicas: replicas, faulty: nil, host: "127.0.0.1", basePort: basePort, out: base, replication: replication)
+            replicas: replicas, faulty: nil, host: "127.0.0.1", basePort: basePort, out: base, replication: replication,
+            clientAuthentication: clientAuthentication)
         var children: [Process] = []
         for member in cluster.replicas {
             let process = try Self.spawn(

@@ -35,6 +35,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft, or zyzzyva (the speculative fast path).")
     var replication: ReplicationProtocol = .pbft
 
+    @Option(name: .customLong("client-auth"), help: "Client authentication: signatures, or macs (authenticators).")
+    var clientAuthentication: ClientAuthentication = .signatures
+
     @Option(name: .customLong("events"), help: ArgumentHelp("With --seed: print what replica R executed, and its "
         + "view changes, rollbacks, state transfers and restarts, in virtual time."))
     var eventsOf: UInt32?
@@ -132,6 +135,7 @@ struct Run: ParsableCommand {
     func options() -> SimulationOptions {
         var options = SimulationOptions()
         options.replication = replication
+        options.clientAuthentication = clientAuthentication
         options.replicas = replicas
         options.clients = clients
         options.requestsPerClient = requests
@@ -222,6 +226,7 @@ struct Run: ParsableCommand {
 }
 
 extension ReplicationProtocol: ExpressibleByArgument {}
+extension ClientAuthentication: ExpressibleByArgument {}
 
 struct SeedRange: ExpressibleByArgument {
     let range: ClosedRange<UInt64>

@@ -222,4 +222,40 @@ struct WireFormatTests {
             #expect(decoded.signedBytes == Array(envelope.encoded.dropLast(Signature.byteCount)))
         }
     }
+
+    // MARK: MAC authenticators (version 2)
+
+    private static let macAB = MAC(checked: [UInt8](repeating: 0xab, count: 16))
+
+    @Test("golden bytes: a request sealed with a two-entry authenticator")
+    func goldenAuthenticatedRequest() throws {
+        let envelope = Envelope(
+            unverified: .request(Request(timestamp: 42, operation: Array("put".utf8))),
+            from: .client(0x0102_0304_0506_0708), macs: [Self.macAB, Self.macAB])
+        let expected =
+            "02" + "01" + "0102030405060708" + "01" + "000000000000002a" + "00" + "00000003" + "707574" + "00"
+            + "02" + String(repeating: "ab", count: 32)
+        #expect(Hex.encode(envelope.encoded) == expected)
+        let decoded = try Envelope.decode(envelope.encoded)
+        #expect(decoded == envelope)
+        #expect(decoded.signedBytes == Array(envelope.encoded.dropLast(1 + 32)))
+    }
+
+    @Test("an authenticator only on client traffic, with at least one entry and nothing after it")
+    func authenticatorRules() throws {
+        let prepare = Envelope(
+            unverified: .prepare(Prepare(view: 1, sequence: 7, digest: Self.digest00to1f)), from: .replica(2),
+            signature: Self.signatureAB)
+        // The same prepare re-sealed as version 2 with a one-entry authenticator.
+        let forged = [2] + prepare.signedBytes.dropFirst() + [1] + Self.macAB.bytes
+        #expect(throws: DecodeError.unsupportedVersion(2)) { try Envelope.decode(forged) }
+        let request = Envelope(
+            unverified: .request(Request(timestamp: 1, operation: [])), from: .client(5), macs: [Self.macAB])
+        let empty = request.signedBytes + [0]
+        #expect(throws: DecodeError.invalidValue(field: "authenticator entries", value: 0)) { try Envelope.decode(empty) }
+        #expect(throws: DecodeError.trailingBytes(1)) { try Envelope.decode(request.encoded + [0]) }
+        #expect(throws: DecodeError.truncated(needed: 16, remaining: 15)) {
+            try Envelope.decode(Array(request.encoded.dropLast()))
+        }
+    }
 }

@@ -93,4 +93,20 @@ struct Ed25519Tests {
         #expect(Ed25519Signer(seed: [UInt8](repeating: 1, count: 31)) == nil)
         #expect(Ed25519Signer(seed: [UInt8](repeating: 1, count: 64)) == nil)
     }
+
+    @Test("session keys: both ends agree from their own secrets, other pairs get other keys, a bad peer key none")
+    func sessionKeys() throws {
+        let client = Ed25519Signer()
+        let replica = Ed25519Signer()
+        let other = Ed25519Signer()
+        let message: [UInt8] = Array("request".utf8)
+        let clientSide = try #require(client.sessionKey(with: replica.publicKey))
+        let replicaSide = try #require(replica.sessionKey(with: client.publicKey))
+        #expect(clientSide.mac(message) == replicaSide.mac(message))
+        #expect(clientSide.mac(message) != clientSide.mac(message + [0]))
+        let otherPair = try #require(other.sessionKey(with: client.publicKey))
+        #expect(otherPair.mac(message) != clientSide.mac(message))
+        // The all-zero point has small order: no key agreement with it.
+        #expect(client.sessionKey(with: try #require(PublicKey(bytes: [UInt8](repeating: 0, count: 32)))) == nil)
+    }
 }

@@ -38,7 +38,7 @@ struct ClientRuleTests {
         _ = client.submit([1])
         let t = try #require(client.outstandingTimestamp)
         let genuine = reply(cluster, t, [9], by: 1)
-        let forged = Envelope(unverified: genuine.message, from: .replica(2), signature: genuine.signature)
+        let forged = Envelope(unverified: genuine.message, from: .replica(2), signature: try #require(genuine.signature))
         #expect(client.receive(forged).rejected == .badSignature)
         #expect(client.receive(reply(cluster, Timestamp(t.rawValue + 7), [9], by: 2)).rejected == .staleRequest)
     }

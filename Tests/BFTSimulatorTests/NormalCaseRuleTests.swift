@@ -61,10 +61,10 @@ struct NormalCaseRuleTests {
         var cluster = try ScriptedCluster()
         let genuine = cluster.prepare(1, .zero, by: 2)
         let forged = Envelope(
-            unverified: genuine.message, from: .replica(3), signature: genuine.signature)
+            unverified: genuine.message, from: .replica(3), signature: try #require(genuine.signature))
         #expect(cluster.deliver(forged, to: 1).rejections == [.badSignature])
         let stranger = Envelope(
-            unverified: genuine.message, from: .replica(9), signature: genuine.signature)
+            unverified: genuine.message, from: .replica(9), signature: try #require(genuine.signature))
         #expect(cluster.deliver(stranger, to: 1).rejections == [.unknownSender])
     }
 

@@ -89,7 +89,7 @@ struct SpeculativeRuleTests {
         let request = client.submit(Self.put("v"))[0].envelope
         let (responses, _) = Self.order(request, in: &cluster, to: [1, 2])
         let forged = responses.prefix(2) + [Envelope(
-            unverified: responses[2].message, from: responses[2].sender, signature: responses[0].signature)]
+            unverified: responses[2].message, from: responses[2].sender, signature: try #require(responses[0].signature))]
         let commit = Envelope(
             signing: .commitCertificate(CommitCertificate(responses: Array(forged))), from: .client(1),
             with: cluster.clientSigners[1]!)

@@ -24,6 +24,7 @@ final class BenchCluster {
         processes.isEmpty
             ? [("bench (replicas and clients)", ProcessInfo.processInfo.processIdentifier)]
             : processes.enumerated().map { ("replica \($0.offset)", $0.element.processIdentifier) }
+                + [("bench (clients)", ProcessInfo.processInfo.processIdentifier)]
     }
 
     private init(file: ClusterFile, directory: String) {
@@ -47,6 +48,7 @@ final class BenchCluster {
         }
         var file = ClusterFile(faultTolerance: (settings.replicas - 1) / 3, replicas: members)
         file.protocol = settings.replication.rawValue
+        file.clientAuthentication = settings.authentication
         file.maxBatchRequests = settings.batch
         file.tickMilliseconds = settings.tickMilliseconds
         try file.write(to: "\(directory)/cluster.json")
@@ -108,15 +110,25 @@ final class BenchCluster {
         }
     }
 
-    /// The highest view any replica is in: the view changes the run saw. Processes report it on their metrics
-    /// endpoint (`bft_view`), in-process replicas directly.
-    func highestView() -> UInt64 {
-        if !nodes.isEmpty { return nodes.map { $0.status.view.rawValue }.max() ?? 0 }
-        return metricsPorts.compactMap { port -> UInt64? in
-            let text = MetricsServer.fetch(port: port, path: "/metrics")
-            let line = text.split(separator: "\n").first { $0.hasPrefix("bft_view ") }
-            return line.flatMap { Double($0.split(separator: " ").last ?? "").map { UInt64($0) } }
-        }.max() ?? 0
+    /// What the replicas report at the end: the highest view (the view changes the run saw) and replica 0's mean
+    /// batch size over the whole run (requests executed per sequence number). Processes report on their metrics
+    /// endpoint, in-process replicas through their status (which counts no requests, so no batch size).
+    func replicaFigures() -> (view: UInt64, meanBatch: Double?) {
+        if !nodes.isEmpty { return (nodes.map { $0.status.view.rawValue }.max() ?? 0, nil) }
+        let scraped = metricsPorts.map { port -> [String: Double] in
+            var values: [String: Double] = [:]
+            for line in MetricsServer.fetch(port: port, path: "/metrics").split(separator: "\n")
+            where !line.hasPrefix("#") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
+            }
+            return values
+        }
+        let view = scraped.compactMap { $0["bft_view"].map { UInt64($0) } }.max() ?? 0
+        guard let first = scraped.first, let requests = first["bft_requests_executed_total"],
+            let sequences = first["bft_last_executed_sequence"], sequences > 0
+        else { return (view, nil) }
+        return (view, requests / sequences)
     }
 
     func stop() async {

@@ -67,7 +67,7 @@ struct LoadBench: AsyncParsableCommand {
     @Option(help: "Bytes of each reply.") var replyBytes = 0
     @Option(help: "Most requests per batch.") var batch = 64
     @Option(help: "Batch timeout: the replicas' tick in milliseconds.") var batchTimeoutMs = 10
-    @Option(help: "Client authentication: signatures (MAC authenticators are not built yet).")
+    @Option(help: "Client authentication: signatures (Ed25519 on requests and replies) or macs (authenticators).")
     var auth = "signatures"
     @Option(help: "A catalog behaviour run by the first f replicas.") var adversary: String?
     @Option(help: "Replica storage commits: always, batch or none.") var sync = "batch"
@@ -88,7 +88,7 @@ struct LoadBench: AsyncParsableCommand {
         guard (1...1024).contains(batch), batchTimeoutMs >= 1, warmup >= 0, duration > 0 else {
             throw ValidationError("--batch 1…1024, --batch-timeout-ms ≥ 1, --duration > 0")
         }
-        guard auth == "signatures" else { throw ValidationError("--auth: only 'signatures' is built so far") }
+        guard ClientAuthentication(rawValue: auth) != nil else { throw ValidationError("--auth: signatures or macs") }
         guard ["always", "batch", "none"].contains(sync) else { throw ValidationError("--sync always|batch|none") }
         if let adversary, AdversaryCatalog.named(adversary) == nil {
             throw ValidationError("unknown adversary '\(adversary)'; known: \(AdversaryCatalog.names.joined(separator: ", "))")
@@ -132,6 +132,8 @@ struct LoadReport: Codable, Sendable {
     var latencyMicroseconds: [String: Double]
     var processes: [ProcessFigures]
     var viewChanges: UInt64
+    /// Requests per sequence number at replica 0 over the whole run (processes only).
+    var meanBatch: Double?
 
     var table: String {
         let latency = ["p50", "p90", "p99", "p99.9"].map { "\($0) \(Self.format(latencyMicroseconds[$0] ?? 0 / 1))" }
@@ -140,6 +142,7 @@ struct LoadReport: Codable, Sendable {
             "latency µs  " + latency.joined(separator: "  "),
             "views       \(viewChanges) view change(s)",
         ]
+        if let meanBatch { lines.append("batches     \(Self.format(meanBatch)) requests per batch (replica 0, whole run)") }
         for process in processes {
             lines.append("  \(process.name): \(Self.format(process.cpuMicrosecondsPerOperation)) µs CPU/op, "
                 + "peak memory \(Self.format(process.peakMemoryMegabytes)) MB")
@@ -148,7 +151,7 @@ struct LoadReport: Codable, Sendable {
     }
 
     static let csvHeader = "protocol,replicas,clients,outstanding,request_bytes,reply_bytes,batch,batch_timeout_ms,"
-        + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed"
+        + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed,mean_batch"
 
     var csvRow: String {
         let s = settings
@@ -157,7 +160,7 @@ struct LoadReport: Codable, Sendable {
             "\(s.replyBytes)", "\(s.batch)", "\(s.tickMilliseconds)", s.authentication, s.adversary ?? "none",
             s.inProcess ? "in-process" : "processes", Self.format(operationsPerSecond),
         ] + ["p50", "p90", "p99", "p99.9"].map { Self.format(latencyMicroseconds[$0] ?? 0) }
-            + ["\(viewChanges)", "\(failed)"]
+            + ["\(viewChanges)", "\(failed)", meanBatch.map(Self.format) ?? ""]
         return fields.joined(separator: ",")
     }
 
@@ -243,7 +246,7 @@ enum LoadRun {
         let cpuAfter = cluster.measured.map { ProcessStats.cpuSeconds(pid: $0.pid) }
         let before = await cpuBefore.value
         let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
-        let views = cluster.highestView()
+        let (views, meanBatch) = cluster.replicaFigures()
         for client in clients { await client.close() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         for latency in latencies { histogram.record(latency) }
@@ -260,7 +263,7 @@ enum LoadRun {
         return LoadReport(
             settings: settings, completed: completed, failed: progress.failed.load(ordering: .relaxed),
             operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
-            processes: figures, viewChanges: views)
+            processes: figures, viewChanges: views, meanBatch: meanBatch)
     }
 }
 

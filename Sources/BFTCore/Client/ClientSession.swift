@@ -11,6 +11,8 @@ public struct ClientSession {
     let directory: KeyDirectory
     let suite: any CryptoSuite
     let signer: any Signer
+    /// MAC mode: the key shared with each replica, in replica order (nil in signature mode).
+    let replicaKeys: [any SessionKey]?
 
     /// The primary this client believes in, learned from replies.
     public internal(set) var view: ViewNumber = 0
@@ -50,6 +52,10 @@ public struct ClientSession {
         self.suite = suite
         self.signer = signer
         self.lastTimestamp = lastTimestamp
+        // Replica keys come from the cluster's configuration; one that admits no key agreement is a broken
+        // configuration, and the client then signs, which every replica accepts.
+        let keys = options.authentication == .macs ? directory.replicas.compactMap { signer.sessionKey(with: $0) } : []
+        self.replicaKeys = options.authentication == .macs && keys.count == directory.replicas.count ? keys : nil
     }
 
     public var isBusy: Bool { outstanding != nil }
@@ -59,12 +65,16 @@ public struct ClientSession {
     public mutating func submit(_ operation: [UInt8], readOnly: Bool = false) -> [Outbound] {
         precondition(outstanding == nil, "client \(client) already has a request outstanding")
         lastTimestamp = Timestamp(lastTimestamp.rawValue + 1)
-        let request = Envelope(
-            signing: .request(
-                Request(
-                    timestamp: lastTimestamp, operation: operation, readOnly: readOnly,
-                    clientKey: client.isSelfCertifying ? signer.publicKey : nil)),
-            from: .client(client), with: signer)
+        let message = Message.request(
+            Request(
+                timestamp: lastTimestamp, operation: operation, readOnly: readOnly,
+                clientKey: client.isSelfCertifying ? signer.publicKey : nil))
+        let request =
+            if let replicaKeys {
+                Envelope(authenticating: message, from: .client(client), keys: replicaKeys)
+            } else {
+                Envelope(signing: message, from: .client(client), with: signer)
+            }
         outstanding = Outstanding(request: request, timestamp: lastTimestamp)
         return [Outbound(request, to: .replica(configuration.primary(of: view)))]
     }
@@ -74,13 +84,23 @@ public struct ClientSession {
         guard let replica = envelope.sender.replicaID, let key = directory.key(of: envelope.sender) else {
             return ClientStep(rejected: .unknownSender)
         }
-        guard envelope.verify(with: suite, key: key) else { return ClientStep(rejected: .badSignature) }
+        guard isAuthentic(envelope, from: replica, key: key) else { return ClientStep(rejected: .badSignature) }
         switch envelope.message {
         case .reply(let reply) where options.replication == .pbft: return receive(reply, from: replica)
         case .specResponse(let response) where options.replication == .zyzzyva:
             return receive(response, envelope, from: replica)
         case .localCommit(let commit) where options.replication == .zyzzyva: return receive(commit, from: replica)
         default: return ClientStep(rejected: .unexpectedMessage)
+        }
+    }
+
+    /// Signed, or in MAC mode a PBFT reply with the one MAC for this client.
+    private func isAuthentic(_ envelope: Envelope, from replica: ReplicaID, key: PublicKey) -> Bool {
+        switch envelope.seal {
+        case .signature: return envelope.verify(with: suite, key: key)
+        case .authenticator(let macs):
+            guard let replicaKeys, macs.count == 1, Int(replica.rawValue) < replicaKeys.count else { return false }
+            return envelope.verifyMAC(at: 0, key: replicaKeys[Int(replica.rawValue)])
         }
     }
 
@@ -140,12 +160,18 @@ public struct ClientOptions: Hashable, Sendable {
     public var replication = ReplicationProtocol.pbft
     /// Speculative protocol: ticks to wait for 3f+1 matching spec-responses before committing with 2f+1.
     public var commitTicks: UInt64 = 10
+    /// How requests and replies are authenticated; the cluster's replicas must use the same setting.
+    public var authentication = ClientAuthentication.signatures
     @_spi(BrokenVariants) public var deviations = ClientDeviations()
 
-    public init(retransmitTicks: UInt64 = 50, replication: ReplicationProtocol = .pbft, commitTicks: UInt64 = 10) {
+    public init(
+        retransmitTicks: UInt64 = 50, replication: ReplicationProtocol = .pbft, commitTicks: UInt64 = 10,
+        authentication: ClientAuthentication = .signatures
+    ) {
         self.retransmitTicks = retransmitTicks
         self.replication = replication
         self.commitTicks = commitTicks
+        self.authentication = authentication
     }
 }
 

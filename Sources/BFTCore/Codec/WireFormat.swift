@@ -2,10 +2,12 @@
 /// rejects anything else (unknown tags, booleans other than 0 and 1, a sender of the wrong kind, trailing bytes),
 /// so equal messages have equal bytes and a signature over bytes is a signature over the message.
 ///
-/// Integers are big-endian and fixed-width; `digest` is 32 bytes; `signature` is 64 bytes.
+/// Integers are big-endian and fixed-width; `digest` is 32 bytes; `signature` is 64 bytes; `mac` is 16 bytes.
 ///
 ///     frame         := envelope
 ///     envelope      := version:u8 (= 1) | sender | payload | signature        signed: all but the signature
+///                    | version:u8 (= 2) | sender | payload | count:u8 | count × mac
+///                                        (an authenticator; only requests and replies, in MAC mode)
 ///     sender        := 0x00 replica:u32 | 0x01 client:u64
 ///     bytes         := length:u32 | length bytes
 ///     list<T>       := count:u32 | count × T
@@ -39,14 +41,19 @@
 /// Requests and commit certificates are signed by clients, every other message by a replica. Nesting is fixed by
 /// the grammar (at most new-view → view-change → certificate → pre-prepare → request), so decoding depth is bounded.
 public enum WireFormat {
+    /// The version byte of a signed envelope.
     public static let version: UInt8 = 1
+    /// The version byte of an envelope sealed with a MAC authenticator.
+    public static let macVersion: UInt8 = 2
+    /// Most entries in an authenticator: one per replica, and a replica id of a configuration fits in it.
+    public static let maxAuthenticatorEntries = 255
 
-    /// The smallest possible envelope: version, a replica sender, a tag, a signature.
-    static let minimumEnvelopeBytes = 1 + 5 + 1 + Signature.byteCount
+    /// The smallest possible envelope: version, a replica sender, a tag, a one-entry authenticator.
+    static let minimumEnvelopeBytes = 1 + 5 + 1 + 1 + MAC.byteCount
     static let minimumNestedBytes = 4 + minimumEnvelopeBytes
 
-    /// The bytes a signature covers: version, sender, payload.
-    public static func signedPortion(sender: Principal, message: Message) -> [UInt8] {
+    /// The bytes a seal covers: version, sender, payload.
+    public static func signedPortion(sender: Principal, message: Message, version: UInt8 = version) -> [UInt8] {
         var writer = ByteWriter(capacity: 96)
         writer.u8(version)
         writeSender(&writer, sender)
@@ -68,9 +75,10 @@ public enum WireFormat {
     }
 
     static func writeNested(_ writer: inout ByteWriter, _ envelope: Envelope) {
-        writer.u32(UInt32(envelope.signedBytes.count + Signature.byteCount))
+        let seal = envelope.seal.encoded
+        writer.u32(UInt32(envelope.signedBytes.count + seal.count))
         writer.raw(envelope.signedBytes)
-        writer.raw(envelope.signature.bytes)
+        writer.raw(seal)
     }
 
     static func writeMessage(_ writer: inout ByteWriter, _ message: Message) {
@@ -173,22 +181,44 @@ public enum WireFormat {
     ) throws(DecodeError) -> Envelope {
         let start = reader.offset
         let version = try reader.u8()
-        guard version == Self.version else { throw .unsupportedVersion(version) }
+        guard version == Self.version || version == Self.macVersion else { throw .unsupportedVersion(version) }
         let sender = try readSender(&reader)
         let message = try readMessage(&reader, expecting: expecting, limits: limits)
         let isClientMessage = message.kind.isFromClient
         guard isClientMessage == (sender.clientID != nil) else { throw .senderKindMismatch(message.kind) }
         let signedEnd = reader.offset
+        let seal = version == Self.version ? try readSignature(&reader) : try readAuthenticator(&reader, message.kind)
+        return Envelope(
+            sender: sender, message: message, seal: seal,
+            signedBytes: try signedBytes(of: reader, from: start, to: signedEnd))
+    }
+
+    private static func readSignature(_ reader: inout ByteReader) throws(DecodeError) -> Seal {
         guard reader.remaining == Signature.byteCount else {
             if reader.remaining < Signature.byteCount {
                 throw .truncated(needed: Signature.byteCount, remaining: reader.remaining)
             }
             throw .trailingBytes(reader.remaining - Signature.byteCount)
         }
-        let signature = Signature(checked: Array(try reader.raw(Signature.byteCount)))
-        return Envelope(
-            sender: sender, message: message, signature: signature,
-            signedBytes: try signedBytes(of: reader, from: start, to: signedEnd))
+        return .signature(Signature(checked: Array(try reader.raw(Signature.byteCount))))
+    }
+
+    /// Only client traffic may carry an authenticator: everything else must be checkable by third parties.
+    private static func readAuthenticator(_ reader: inout ByteReader, _ kind: MessageKind) throws(DecodeError) -> Seal {
+        guard kind == .request || kind == .reply else { throw .unsupportedVersion(macVersion) }
+        let count = Int(try reader.u8())
+        guard count >= 1 else { throw .invalidValue(field: "authenticator entries", value: 0) }
+        let needed = count * MAC.byteCount
+        guard reader.remaining == needed else {
+            if reader.remaining < needed { throw .truncated(needed: needed, remaining: reader.remaining) }
+            throw .trailingBytes(reader.remaining - needed)
+        }
+        var macs: [MAC] = []
+        macs.reserveCapacity(count)
+        for _ in 0..<count {
+            macs.append(MAC(checked: Array(try reader.raw(MAC.byteCount))))
+        }
+        return .authenticator(macs)
     }
 
     private static func signedBytes(of reader: ByteReader, from start: Int, to end: Int) throws(DecodeError) -> [UInt8]

@@ -12,6 +12,9 @@ public protocol CryptoSuite: AnyObject {
 public protocol Signer: AnyObject {
     var publicKey: PublicKey { get }
     func sign(_ message: UnsafeRawBufferPointer) -> Signature
+    /// The MAC key this identity shares with `peer`, agreed from the two identities (Diffie–Hellman on their
+    /// keys), so both ends derive it alone and nobody else can. nil if `peer` is not a valid key.
+    func sessionKey(with peer: PublicKey) -> (any SessionKey)?
 }
 
 extension CryptoSuite {

@@ -58,12 +58,13 @@ extension Replica {
         return true
     }
 
-    /// A request inside a batch must come from a known client and carry that client's valid signature.
+    /// A request inside a batch must come from a known client and carry that client's valid signature, or in
+    /// MAC mode a valid entry for this replica in its authenticator.
     func isValidRequest(_ envelope: Envelope) -> Bool {
         guard case .request = envelope.message, envelope.sender.clientID != nil else { return false }
         if options.deviations.skipClientSignatureCheck { return true }
         guard let key = directory.verifyingKey(for: envelope, suite: suite) else { return false }
-        return envelope.verify(with: suite, key: key)
+        return isAuthentic(envelope, key: key)
     }
 
     mutating func handlePrepare(_ envelope: Envelope, _ prepare: Prepare, _ effects: inout Effects) {

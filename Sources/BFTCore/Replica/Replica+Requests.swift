@@ -16,7 +16,7 @@ extension Replica {
             // PBFT §4.1: a repeated request gets the cached reply again; an older one is ignored.
             if request.timestamp == cached.timestamp {
                 // Signed now, in the current view, so the client also learns who the primary is.
-                effects.messages.append(Outbound(response(cached), to: .client(client)))
+                effects.messages.append(Outbound(response(cached, to: envelope), to: .client(client)))
                 return
             }
             if request.timestamp < cached.timestamp { return reject(.staleRequest, envelope, &effects) }
@@ -38,7 +38,7 @@ extension Replica {
             }
         }
         pending.insert(client, request.timestamp, envelope, size: request.operation.count)
-        cutBatches(force: false, &effects)
+        if !options.cutBatchesAtTurnEnd { cutBatches(force: false, &effects) }
     }
 
     /// The primary assigns sequence numbers to queued requests. While fewer than `maxInFlightBatches` batches wait
@@ -115,7 +115,7 @@ extension Replica {
             let result = application.apply(request.operation)
             let cached = CachedReply(timestamp: request.timestamp, result: result, sequence: sequence, history: history)
             replies[client] = cached
-            effects.messages.append(Outbound(response(cached), to: .client(client)))
+            effects.messages.append(Outbound(response(cached, to: envelope), to: .client(client)))
             pending.remove(client, upTo: request.timestamp)
             if let known = waiting[client], known.timestampOfRequest <= request.timestamp { waiting[client] = nil }
             if let inFlight = ordered[client], inFlight <= request.timestamp { ordered[client] = nil }

@@ -83,10 +83,15 @@ extension Replica {
             && slot.history == chained(speculation.executedHistory, digest)
     }
 
-    /// The signed answer for a request executed at (n, h_n): a PBFT reply, or a spec-response.
-    func response(_ cached: CachedReply) -> Envelope {
+    /// The answer for a request executed at (n, h_n): a PBFT reply (signed, or in MAC mode sealed for its client
+    /// alone), or a signed spec-response (signed in both modes: clients forward them as commit certificates).
+    func response(_ cached: CachedReply, to request: Envelope) -> Envelope {
         guard isSpeculative else {
-            return sign(.reply(Reply(view: view, timestamp: cached.timestamp, result: cached.result)))
+            let reply = Message.reply(Reply(view: view, timestamp: cached.timestamp, result: cached.result))
+            guard case .authenticator = request.seal, let client = directory.verifyingKey(for: request, suite: suite),
+                let key = sessionKeys.key(for: client)
+            else { return sign(reply) }
+            return Envelope(authenticating: reply, from: .replica(id), keys: [key])
         }
         return sign(.specResponse(SpecResponse(
             view: view, sequence: cached.sequence, history: cached.history, timestamp: cached.timestamp,

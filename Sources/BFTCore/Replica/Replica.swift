@@ -11,6 +11,8 @@ public struct Replica {
     let suite: any CryptoSuite
     let signer: any Signer
     var application: any StateMachine
+    /// MAC mode: the key shared with each client, by the client's public key.
+    let sessionKeys: SessionKeyCache
 
     /// v: the current view; while `viewActive` is false, the view this replica is changing to (PBFT §4.4).
     public internal(set) var view: ViewNumber = 0
@@ -86,6 +88,7 @@ public struct Replica {
         self.suite = suite
         self.signer = signer
         self.application = application
+        self.sessionKeys = SessionKeyCache(signer: signer)
         let state = checkpointState()
         self.stableState = state
         self.stableStateDigest = suite.digest(state)
@@ -119,7 +122,7 @@ public struct Replica {
         // Its own messages come back relayed by retransmission; they carry nothing new.
         if envelope.sender.replicaID == id { return reject(.duplicate, envelope, effects) }
         let skipCheck = options.deviations.skipClientSignatureCheck && envelope.message.kind == .request
-        guard skipCheck || envelope.verify(with: suite, key: key) else {
+        guard skipCheck || isAuthentic(envelope, key: key) else {
             return reject(.badSignature, envelope, effects)
         }
         switch envelope.message {
@@ -158,6 +161,14 @@ public struct Replica {
         return true
     }
 
+    /// The shell handed over one event-loop turn's input: queued requests go out as batches now (with
+    /// `cutBatchesAtTurnEnd`; without it they went out on arrival and this does nothing new).
+    public mutating func endOfTurn() -> Effects {
+        var effects = Effects()
+        if isPrimary && viewActive { cutBatches(force: false, &effects) }
+        return effects
+    }
+
     /// Advances this replica's notion of time by one tick: flushes partial batches and asks for retransmission
     /// when stuck.
     public mutating func tick() -> Effects {
@@ -176,6 +187,20 @@ public struct Replica {
 
     func sign(_ message: Message) -> Envelope {
         Envelope(signing: message, from: .replica(id), with: signer)
+    }
+
+    /// A signature must verify under `key`. In MAC mode a client's request may instead carry an authenticator
+    /// whose entry for this replica is right (PBFT, TOCS 2002 §3.2); in signature mode an authenticator is refused,
+    /// so the cluster's setting, not the client, decides how strong the check is.
+    func isAuthentic(_ envelope: Envelope, key: PublicKey) -> Bool {
+        switch envelope.seal {
+        case .signature: return envelope.verify(with: suite, key: key)
+        case .authenticator:
+            guard options.clientAuthentication == .macs, envelope.message.kind == .request,
+                let session = sessionKeys.key(for: key)
+            else { return false }
+            return envelope.verifyMAC(at: Int(id.rawValue), key: session)
+        }
     }
 
     func reject(_ reason: RejectReason, _ envelope: Envelope, _ effects: Effects) -> Effects {

@@ -2,6 +2,8 @@
 public struct ReplicaOptions: Hashable, Sendable {
     /// The agreement protocol; every replica of a cluster must run the same one.
     public var replication = ReplicationProtocol.pbft
+    /// How client requests and replies are authenticated; every replica and client of a cluster must agree.
+    public var clientAuthentication = ClientAuthentication.signatures
     /// K: a checkpoint every K sequence numbers (PBFT §4.3).
     public var checkpointInterval: UInt64 = 128
     /// L: the high watermark is the low one plus L; a multiple of K (PBFT §4.3).
@@ -13,6 +15,10 @@ public struct ReplicaOptions: Hashable, Sendable {
     /// Batches the primary keeps in flight before it lets requests queue up into fuller batches; queued requests
     /// are cut on the next tick whatever the count (PBFT §5.1.4's sliding window).
     public var maxInFlightBatches = 4
+    /// The primary queues requests until the shell calls `endOfTurn()` after each burst of input, so requests
+    /// that arrive together become one batch instead of a batch each while the window is open. The NIO shell
+    /// sets it; the simulator and scripted tests deliver one message per turn and leave it off.
+    public var cutBatchesAtTurnEnd = false
     /// Ticks without execution progress, while work is waiting, before a replica multicasts its status.
     public var statusIntervalTicks = 20
     /// Slots a replica retransmits in answer to one status message.

@@ -1,0 +1,81 @@
+/// How clients and replicas authenticate client traffic (requests, and the replies to them). Replica-to-replica
+/// messages are always signed: they end up in certificates that third parties check.
+public enum ClientAuthentication: String, Hashable, Sendable, CaseIterable, Codable {
+    /// Ed25519 on every request and reply: anybody can check them, and every replica pays a verification
+    /// (about 53 µs) per request.
+    case signatures
+    /// MAC authenticators (PBFT, TOCS 2002 §3.2): a request carries one HMAC-SHA256 per replica, each under the
+    /// key that client shares with that replica; a reply carries one MAC for its client. A MAC costs about 0.5 µs.
+    case macs
+}
+
+/// One truncated HMAC-SHA256 tag: 128 bits, ample against forgery (PBFT's implementation used 64-bit UMAC tags).
+public struct MAC: Hashable, Sendable {
+    public static let byteCount = 16
+    public let bytes: [UInt8]
+
+    /// nil unless exactly 16 bytes.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == Self.byteCount else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Wraps a tag a MAC implementation produced; a wrong length there is a programmer error.
+    public init(checked bytes: [UInt8]) {
+        precondition(bytes.count == Self.byteCount, "a MAC is 16 bytes, got \(bytes.count)")
+        self.bytes = bytes
+    }
+
+    /// Compares in time independent of where the tags differ.
+    public func matches(_ other: MAC) -> Bool {
+        var difference: UInt8 = 0
+        for (a, b) in zip(bytes, other.bytes) { difference |= a ^ b }
+        return difference == 0
+    }
+}
+
+/// How the sender of an envelope vouches for its bytes: a signature anybody can check, or an authenticator
+/// whose entry k only principal k can check (entry k is for replica k on a request; a reply has one entry).
+public enum Seal: Hashable, Sendable {
+    case signature(Signature)
+    case authenticator([MAC])
+
+    /// The bytes after the signed portion on the wire (see `WireFormat`).
+    var encoded: [UInt8] {
+        switch self {
+        case .signature(let signature): signature.bytes
+        case .authenticator(let macs): [UInt8(macs.count)] + macs.flatMap(\.bytes)
+        }
+    }
+}
+
+/// The key one principal shares with one other, agreed from their identities (`Signer.sessionKey(with:)`).
+/// Holds keyed MAC state, so it is kept and reused; not thread-safe.
+public protocol SessionKey: AnyObject {
+    func mac(_ message: UnsafeRawBufferPointer) -> MAC
+}
+
+extension SessionKey {
+    public func mac(_ message: [UInt8]) -> MAC { message.withUnsafeBytes { mac($0) } }
+}
+
+/// Session keys by peer public key, built once each. A memo, so copies of a replica or client may share it.
+/// Bounded: past `capacity` peers it starts over, which costs only key agreements (about 50 µs each).
+public final class SessionKeyCache {
+    private var keys: [PublicKey: any SessionKey] = [:]
+    private let signer: any Signer
+    public let capacity: Int
+
+    public init(signer: any Signer, capacity: Int = 65_536) {
+        self.signer = signer
+        self.capacity = capacity
+    }
+
+    public func key(for peer: PublicKey) -> (any SessionKey)? {
+        if let known = keys[peer] { return known }
+        guard let key = signer.sessionKey(with: peer) else { return nil }
+        if keys.count >= capacity { keys.removeAll(keepingCapacity: true) }
+        keys[peer] = key
+        return key
+    }
+}

@@ -1,0 +1,146 @@
+import BFTCore
+import BFTKeyValue
+import BFTSimulator
+import Testing
+
+/// MAC authenticators for client traffic (PBFT, TOCS 2002 §3.2): a request carries one MAC per replica, each
+/// replica checks only its own entry, and a reply carries one MAC for its client.
+@Suite("Client authentication rules")
+struct ClientAuthenticationTests {
+    static var macOptions: ReplicaOptions {
+        var options = ReplicaOptions()
+        options.clientAuthentication = .macs
+        return options
+    }
+
+    private func session(_ cluster: ScriptedCluster, _ authentication: ClientAuthentication = .macs) -> ClientSession {
+        ClientSession(
+            client: 1, configuration: cluster.configuration,
+            options: ClientOptions(retransmitTicks: 3, authentication: authentication), directory: cluster.directory,
+            suite: cluster.suite, signer: cluster.clientSigners[1]!)
+    }
+
+    /// The client's request with the MAC for `replica` flipped.
+    private func corrupting(_ request: Envelope, entryOf replica: Int) throws -> Envelope {
+        guard case .authenticator(var macs) = request.seal else { throw Failure("the request carries no authenticator") }
+        var bytes = macs[replica].bytes
+        bytes[0] ^= 1
+        macs[replica] = MAC(checked: bytes)
+        return Envelope(unverified: request.message, from: request.sender, macs: macs)
+    }
+
+    private func prePrepares(_ effects: Effects) -> [Envelope] {
+        effects.messages.map(\.envelope).filter { $0.message.kind == .prePrepare }
+    }
+
+    private func prepares(_ effects: Effects) -> [Envelope] {
+        effects.messages.map(\.envelope).filter { $0.message.kind == .prepare }
+    }
+
+    @Test("MAC authenticator: one entry per replica; the primary orders the request and every backup accepts it")
+    func authenticatorPerReplica() throws {
+        var cluster = try ScriptedCluster(options: Self.macOptions)
+        var client = session(cluster)
+        let request = try #require(client.submit(KeyValueCommand.put(key: [1], value: [2]).encoded()).first)
+        guard case .authenticator(let macs) = request.envelope.seal else {
+            Issue.record("a MAC-mode client must send an authenticator")
+            return
+        }
+        #expect(macs.count == 4)
+        let ordered = prePrepares(cluster.tickAfter(cluster.deliver(request.envelope, to: 0), at: 0))
+        let prePrepare = try #require(ordered.first, "the primary accepts its entry and orders the request")
+        for backup in [1, 2, 3] as [ReplicaID] {
+            #expect(prepares(cluster.deliver(prePrepare, to: backup)).count == 1, "backup \(backup) checks its entry")
+        }
+    }
+
+    @Test("MAC authenticator: a wrong entry for a replica makes that replica, and only it, refuse the request")
+    func wrongEntryRefused() throws {
+        var cluster = try ScriptedCluster(options: Self.macOptions)
+        var client = session(cluster)
+        let request = try #require(client.submit(KeyValueCommand.put(key: [1], value: [2]).encoded()).first).envelope
+        let badForPrimary = try corrupting(request, entryOf: 0)
+        let refused = cluster.deliver(badForPrimary, to: 0)
+        #expect(refused.events.contains { if case .rejected(.badSignature, _, _) = $0 { true } else { false } })
+        #expect(prePrepares(cluster.tickAfter(refused, at: 0)).isEmpty)
+
+        let badForBackup1 = try corrupting(request, entryOf: 1)
+        let prePrepare = try #require(prePrepares(cluster.tickAfter(cluster.deliver(badForBackup1, to: 0), at: 0)).first)
+        let atBackup1 = cluster.deliver(prePrepare, to: 1)
+        #expect(atBackup1.events.contains { if case .rejected(.badRequestInBatch, _, _) = $0 { true } else { false } })
+        #expect(prepares(atBackup1).isEmpty)
+        #expect(prepares(cluster.deliver(prePrepare, to: 2)).count == 1, "backup 2's entry is intact")
+    }
+
+    @Test("client authentication setting: a cluster in signature mode refuses MAC-authenticated requests")
+    func signatureModeRefusesAuthenticators() throws {
+        var cluster = try ScriptedCluster()
+        var client = session(cluster)
+        let request = try #require(client.submit([1]).first).envelope
+        let effects = cluster.deliver(request, to: 0)
+        #expect(effects.events.contains { if case .rejected(.badSignature, _, _) = $0 { true } else { false } })
+        #expect(prePrepares(cluster.tickAfter(effects, at: 0)).isEmpty)
+    }
+
+    @Test("MAC replies: the client accepts f+1 replies sealed for it, and refuses one sealed under another pair's key")
+    func replyMACs() throws {
+        var cluster = try ScriptedCluster(options: Self.macOptions)
+        var client = session(cluster)
+        let request = try #require(client.submit(KeyValueCommand.put(key: [1], value: [2]).encoded()).first).envelope
+        let prePrepare = try #require(prePrepares(cluster.tickAfter(cluster.deliver(request, to: 0), at: 0)).first)
+        // Run the normal case by hand: everyone prepares and commits, then each replica replies.
+        var outbox: [Envelope] = []
+        for backup in [1, 2, 3] as [ReplicaID] { outbox += cluster.deliver(prePrepare, to: backup).messages.map(\.envelope) }
+        var replies: [ReplicaID: Envelope] = [:]
+        var rounds = 0
+        while let next = outbox.first, rounds < 200 {
+            outbox.removeFirst()
+            rounds += 1
+            for replica in cluster.configuration.replicas where .replica(replica) != next.sender {
+                for outbound in cluster.deliver(next, to: replica).messages {
+                    if case .reply = outbound.envelope.message { replies[replica] = outbound.envelope }
+                    else { outbox.append(outbound.envelope) }
+                }
+            }
+        }
+        #expect(replies.count == 4, "all four replicas executed and replied")
+        let fromOne = try #require(replies[1])
+        guard case .authenticator(let macs) = fromOne.seal else {
+            Issue.record("a MAC-mode reply must carry an authenticator")
+            return
+        }
+        #expect(macs.count == 1)
+        // Replica 2 claiming replica 1's reply: the MAC is under the (client, 1) key, not (client, 2).
+        let relabelled = Envelope(unverified: fromOne.message, from: .replica(2), macs: macs)
+        #expect(client.receive(relabelled).rejected == .badSignature)
+        #expect(client.receive(fromOne).completion == nil)
+        let completion = client.receive(try #require(replies[3])).completion
+        #expect(completion?.result == KeyValueResult.ok.encoded())
+    }
+
+    @Test("MAC mode, 60 nemesis seeds and the real HMAC-SHA256 and X25519 on 3: no violation, every request completes")
+    func sweep() throws {
+        var options = NemesisSweepTests.nemesis()
+        options.clientAuthentication = .macs
+        let (totals, failures) = try NemesisSweepTests.sweep(1...60, options)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        #expect(totals.completedRequests == 60 * options.clients * options.requestsPerClient)
+        options.realCrypto = SweepTests.realCrypto
+        let (_, realFailures) = try NemesisSweepTests.sweep(1...3, options)
+        #expect(realFailures.isEmpty, "\(realFailures.joined(separator: "\n"))")
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ScriptedCluster {
+    /// What `effects` sent, plus what the replica sends on its next tick (the primary cuts partial batches then).
+    mutating func tickAfter(_ effects: Effects, at replica: ReplicaID) -> Effects {
+        var combined = effects
+        combined.messages += replicas[Int(replica.rawValue)].tick().messages
+        return combined
+    }
+}
