@@ -77,6 +77,7 @@ public final class BFTClient: @unchecked Sendable {
     private func received(_ frame: [UInt8]) {
         guard let envelope = try? Envelope.decode(frame, limits: cluster.replicaOptions.limits) else { return }
         let step = session.receive(envelope)
+        send(step.messages)
         if let completion = step.completion, let waiter {
             self.waiter = nil
             waiter.succeed(completion.result)

@@ -242,6 +242,7 @@ public final class Simulation {
                 return
             }
             let step = clients[index].session.receive(envelope)
+            send(step.messages, from: index)
             if let completion = step.completion { complete(index, completion) }
         }
     }

@@ -82,6 +82,34 @@ struct SpeculativeRuleTests {
         #expect(!done.fastPath && done.sequence == 1)
     }
 
+    @Test("adaptive commit: after a commit-path completion the next certificate goes out at 2f+1, without waiting",
+          arguments: [true, false])
+    func adaptiveCommit(adaptive: Bool) throws {
+        var cluster = try Self.cluster()
+        var options = ClientOptions(replication: .zyzzyva)
+        options.adaptiveCommit = adaptive
+        var client = ClientSession(
+            client: 1, configuration: cluster.configuration, options: options, directory: cluster.directory,
+            suite: cluster.suite, signer: cluster.clientSigners[1]!)
+        // First request: r3 is silent; 2f+1 responses send nothing until the commit timer runs out.
+        let first = client.submit(Self.put("a"))[0].envelope
+        let (responses, _) = Self.order(first, in: &cluster, to: [1, 2])
+        for response in responses { #expect(client.receive(response).messages.isEmpty, "the first request waits") }
+        var certificate: Envelope?
+        for _ in 0..<options.commitTicks { certificate = certificate ?? client.tick().first?.envelope }
+        let commit = try #require(certificate)
+        for replica: ReplicaID in [0, 1, 2] {
+            for local in cluster.deliver(commit, to: replica).sent(.localCommit) { _ = client.receive(local.envelope) }
+        }
+        #expect(!client.isBusy && client.fastPathFailing)
+        // Second request: with the adaptive rule the third matching response already sends the certificate.
+        let second = client.submit(Self.put("b"))[0].envelope
+        let (more, _) = Self.order(second, in: &cluster, to: [1, 2])
+        let sent = more.flatMap { client.receive($0).messages }
+        #expect(sent.count == (adaptive ? 4 : 0), "a certificate to each replica only under the adaptive rule")
+        #expect(sent.allSatisfy { $0.envelope.message.kind == .commitCertificate })
+    }
+
     @Test("commit certificate: one with a forged vote is rejected")
     func forgedCommitCertificateRejected() throws {
         var cluster = try Self.cluster()

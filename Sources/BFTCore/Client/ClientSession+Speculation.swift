@@ -12,8 +12,9 @@ extension ClientSession {
         pending.responses[replica] = (envelope, key)
         let matching = pending.responses.values.count { $0.key == key }
         guard matching >= configuration.fastQuorum else {
+            let early = options.adaptiveCommit && fastPathFailing ? startCommit(&pending) : []
             outstanding = pending
-            return ClientStep()
+            return ClientStep(messages: early)
         }
         return complete(key, timestamp: pending.timestamp, fastPath: true)
     }
@@ -33,7 +34,20 @@ extension ClientSession {
         return complete(committing.key, timestamp: pending.timestamp, fastPath: false)
     }
 
+    /// Sends 2f+1 matching spec-responses to every replica as a commit certificate, once per request (Zyzzyva
+    /// §3.3). Nothing if the client does not hold them yet or already sent one.
+    mutating func startCommit(_ pending: inout Outstanding) -> [Outbound] {
+        guard pending.committing == nil, let certificate = Self.commitCertificate(pending, quorum: configuration.quorum)
+        else { return [] }
+        pending.committing = (certificate.key, QuorumTracker())
+        let message = Envelope(
+            signing: .commitCertificate(CommitCertificate(responses: certificate.responses)), from: .client(client),
+            with: signer)
+        return configuration.replicas.map { Outbound(message, to: .replica($0)) }
+    }
+
     private mutating func complete(_ key: SpeculativeKey, timestamp: Timestamp, fastPath: Bool) -> ClientStep {
+        fastPathFailing = !fastPath
         view = max(view, key.view)
         outstanding = nil
         return ClientStep(completion: Completion(

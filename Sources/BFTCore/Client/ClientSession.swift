@@ -18,6 +18,9 @@ public struct ClientSession {
     public internal(set) var view: ViewNumber = 0
     public private(set) var lastTimestamp: Timestamp
     var outstanding: Outstanding?
+    /// Speculative protocol: the last request completed by the commit path, not the fast path (a replica is
+    /// slow or silent), so the next one commits as soon as 2f+1 spec-responses match (`adaptiveCommit`).
+    public internal(set) var fastPathFailing = false
 
     struct Outstanding {
         var request: Envelope
@@ -84,6 +87,11 @@ public struct ClientSession {
         guard let replica = envelope.sender.replicaID, let key = directory.key(of: envelope.sender) else {
             return ClientStep(rejected: .unknownSender)
         }
+        // Cheap check first: once f+1 matching replies completed a request the others arrive for no outstanding
+        // request, and are dropped without paying for a signature verification.
+        guard let pending = outstanding, envelope.message.answeredTimestamp == pending.timestamp else {
+            return ClientStep(rejected: .staleRequest)
+        }
         guard isAuthentic(envelope, from: replica, key: key) else { return ClientStep(rejected: .badSignature) }
         switch envelope.message {
         case .reply(let reply) where options.replication == .pbft: return receive(reply, from: replica)
@@ -136,20 +144,27 @@ public struct ClientSession {
         guard var pending = outstanding else { return [] }
         pending.ticksWaiting += 1
         defer { outstanding = pending }
-        if options.replication == .zyzzyva, pending.committing == nil, pending.ticksWaiting >= options.commitTicks,
-            let certificate = Self.commitCertificate(pending, quorum: configuration.quorum)
-        {
-            pending.committing = (certificate.key, QuorumTracker())
-            let message = Envelope(
-                signing: .commitCertificate(CommitCertificate(responses: certificate.responses)), from: .client(client),
-                with: signer)
-            return configuration.replicas.map { Outbound(message, to: .replica($0)) }
+        if options.replication == .zyzzyva, pending.ticksWaiting >= options.commitTicks {
+            let certificate = startCommit(&pending)
+            if !certificate.isEmpty { return certificate }
         }
         guard pending.ticksWaiting >= options.retransmitTicks else { return [] }
         pending.ticksWaiting = 0
         pending.retransmissions += 1
         pending.committing = nil
         return configuration.replicas.map { Outbound(pending.request, to: .replica($0)) }
+    }
+}
+
+extension Message {
+    /// The request timestamp a reply, spec-response or local-commit answers.
+    var answeredTimestamp: Timestamp? {
+        switch self {
+        case .reply(let m): m.timestamp
+        case .specResponse(let m): m.timestamp
+        case .localCommit(let m): m.timestamp
+        default: nil
+        }
     }
 }
 
@@ -160,6 +175,10 @@ public struct ClientOptions: Hashable, Sendable {
     public var replication = ReplicationProtocol.pbft
     /// Speculative protocol: ticks to wait for 3f+1 matching spec-responses before committing with 2f+1.
     public var commitTicks: UInt64 = 10
+    /// Speculative protocol: after a request that needed the commit path, send the next certificate as soon as
+    /// 2f+1 spec-responses match instead of waiting `commitTicks` for a fast quorum that a silent replica will
+    /// never complete. One fast-path completion returns to waiting.
+    public var adaptiveCommit = true
     /// How requests and replies are authenticated; the cluster's replicas must use the same setting.
     public var authentication = ClientAuthentication.signatures
     @_spi(BrokenVariants) public var deviations = ClientDeviations()
@@ -185,10 +204,13 @@ public struct ClientDeviations: Hashable, Sendable {
 public struct ClientStep: Hashable, Sendable {
     public var completion: Completion?
     public var rejected: RejectReason?
+    /// What to send now (a commit certificate under `adaptiveCommit`).
+    public var messages: [Outbound] = []
 
-    public init(completion: Completion? = nil, rejected: RejectReason? = nil) {
+    public init(completion: Completion? = nil, rejected: RejectReason? = nil, messages: [Outbound] = []) {
         self.completion = completion
         self.rejected = rejected
+        self.messages = messages
     }
 }
 
