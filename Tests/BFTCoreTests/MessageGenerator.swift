@@ -69,7 +69,7 @@ struct MessageGenerator {
     mutating func specResponse() -> Message {
         .specResponse(SpecResponse(
             view: ViewNumber(u64()), sequence: .init(u64()), history: digest(), timestamp: Timestamp(u64()),
-            result: bytes(max: 40)))
+            result: bytes(max: 40), vote: u64() % 2 == 0 ? envelope(historyVote()) : nil))
     }
 
     mutating func message(_ kind: MessageKind) -> Message {

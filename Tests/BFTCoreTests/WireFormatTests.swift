@@ -67,7 +67,7 @@ struct WireFormatTests {
             from: .replica(1), signature: Self.signatureAB)
         let expected =
             "01" + "00" + "00000001" + "0c" + "0000000000000002" + "0000000000000003"
-            + String(repeating: "22", count: 32) + "0000000000000007" + "00000002" + "6f6b"
+            + String(repeating: "22", count: 32) + "0000000000000007" + "00000002" + "6f6b" + "00"
             + String(repeating: "ab", count: 64)
         #expect(Hex.encode(envelope.encoded) == expected)
     }

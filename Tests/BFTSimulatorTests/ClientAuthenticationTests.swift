@@ -118,6 +118,53 @@ struct ClientAuthenticationTests {
         #expect(completion?.result == KeyValueResult.ok.encoded())
     }
 
+    @Test("MAC spec-responses: sealed for the client, each carrying a signed history vote; 2f+1 votes commit")
+    func speculativeMACs() throws {
+        var options = Self.macOptions
+        options.replication = .zyzzyva
+        var cluster = try ScriptedCluster(options: options)
+        var client = ClientSession(
+            client: 1, configuration: cluster.configuration,
+            options: ClientOptions(replication: .zyzzyva, authentication: .macs), directory: cluster.directory,
+            suite: cluster.suite, signer: cluster.clientSigners[1]!)
+        let request = try #require(client.submit(SpeculativeRuleTests.put("v")).first).envelope
+        let (responses, _) = SpeculativeRuleTests.order(request, in: &cluster, to: [1, 2])
+        #expect(responses.count == 3)
+        for response in responses {
+            guard case .authenticator(let macs) = response.seal, case .specResponse(let r) = response.message else {
+                Issue.record("a MAC-mode spec-response must be sealed for its client")
+                continue
+            }
+            #expect(macs.count == 1 && r.vote?.signature != nil, "one MAC, and a signed vote inside")
+            #expect(client.receive(response).completion == nil)
+        }
+        var certificate: Envelope?
+        for _ in 0..<ClientOptions().commitTicks { certificate = certificate ?? client.tick().first?.envelope }
+        let commit = try #require(certificate)
+        guard case .commitCertificate(let carried) = commit.message else {
+            Issue.record("expected a commit certificate")
+            return
+        }
+        #expect(carried.responses.allSatisfy { $0.message.kind == .historyVote }, "votes every replica can check")
+        var completion: Completion?
+        for replica: ReplicaID in [0, 1, 2] {
+            let localCommits = cluster.deliver(commit, to: replica).sent(.localCommit)
+            #expect(localCommits.count == 1, "replica \(replica) accepts the certificate")
+            for local in localCommits { completion = completion ?? client.receive(local.envelope).completion }
+        }
+        #expect(completion?.fastPath == false && completion?.sequence == 1)
+    }
+
+    @Test("MAC mode, zyzzyva, 40 nemesis seeds: no violation (no rollback), every request completes")
+    func speculativeSweep() throws {
+        var options = NemesisSweepTests.nemesis()
+        options.replication = .zyzzyva
+        options.clientAuthentication = .macs
+        let (totals, failures) = try NemesisSweepTests.sweep(1...40, options)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        #expect(totals.completedRequests == 40 * options.clients * options.requestsPerClient)
+    }
+
     @Test("MAC mode, 60 nemesis seeds and the real HMAC-SHA256 and X25519 on 3: no violation, every request completes")
     func sweep() throws {
         var options = NemesisSweepTests.nemesis()

@@ -37,8 +37,7 @@ extension ClientSession {
     /// Sends 2f+1 matching spec-responses to every replica as a commit certificate, once per request (Zyzzyva
     /// §3.3). Nothing if the client does not hold them yet or already sent one.
     mutating func startCommit(_ pending: inout Outstanding) -> [Outbound] {
-        guard pending.committing == nil, let certificate = Self.commitCertificate(pending, quorum: configuration.quorum)
-        else { return [] }
+        guard pending.committing == nil, let certificate = commitCertificate(pending) else { return [] }
         pending.committing = (certificate.key, QuorumTracker())
         let message = Envelope(
             signing: .commitCertificate(CommitCertificate(responses: certificate.responses)), from: .client(client),
@@ -54,13 +53,29 @@ extension ClientSession {
             timestamp: timestamp, result: key.result, sequence: key.sequence, history: key.history, fastPath: fastPath))
     }
 
-    /// 2f+1 matching spec-responses, if the client holds them (the most common key; ties by replica order).
-    static func commitCertificate(_ pending: Outstanding, quorum: Int) -> (key: SpeculativeKey, responses: [Envelope])? {
+    /// 2f+1 matching spec-responses, if the client holds them (the most common key; ties by replica order), as
+    /// votes every replica can check: signed spec-responses, or the signed history votes MAC-sealed ones carry.
+    func commitCertificate(_ pending: Outstanding) -> (key: SpeculativeKey, responses: [Envelope])? {
         let ordered = pending.responses.keys.sorted().compactMap { pending.responses[$0] }
         for candidate in ordered {
             let matching = ordered.filter { $0.key == candidate.key }
-            if matching.count >= quorum { return (candidate.key, matching.prefix(quorum).map(\.envelope)) }
+            guard matching.count >= configuration.quorum else { continue }
+            let votes = matching.compactMap { transferableVote($0.envelope, $0.key) }
+            if votes.count >= configuration.quorum { return (candidate.key, Array(votes.prefix(configuration.quorum))) }
         }
         return nil
+    }
+
+    /// A signed spec-response as it is; for a MAC-sealed one, the history vote inside it, if it is the same
+    /// replica's valid signature on the same (v, n, h_n). Checked here, on the slow path only, so that a faulty
+    /// replica's bad vote cannot spoil the certificate.
+    private func transferableVote(_ envelope: Envelope, _ key: SpeculativeKey) -> Envelope? {
+        if envelope.signature != nil { return envelope }
+        guard case .specResponse(let response) = envelope.message, let vote = response.vote,
+            vote.sender == envelope.sender, case .historyVote(let v) = vote.message,
+            (v.view, v.sequence, v.history) == (key.view, key.sequence, key.history),
+            let signer = directory.key(of: vote.sender), vote.verify(with: suite, key: signer)
+        else { return nil }
+        return vote
     }
 }

@@ -7,7 +7,7 @@
 ///     frame         := envelope
 ///     envelope      := version:u8 (= 1) | sender | payload | signature        signed: all but the signature
 ///                    | version:u8 (= 2) | sender | payload | count:u8 | count × mac
-///                                        (an authenticator; only requests and replies, in MAC mode)
+///                                        (an authenticator: only requests, replies and spec-responses, in MAC mode)
 ///     sender        := 0x00 replica:u32 | 0x01 client:u64
 ///     bytes         := length:u32 | length bytes
 ///     list<T>       := count:u32 | count × T
@@ -30,6 +30,7 @@
 ///     state-chunk   := 10 | sequence:u64 | stateDigest:digest | chunkIndex:u32 | chunkCount:u32 | data:bytes
 ///     status        := 11 | view:u64 | lastExecuted:u64 | stableSequence:u64
 ///     spec-response := 12 | view:u64 | sequence:u64 | history:digest | timestamp:u64 | result:bytes
+///                         | vote: 0x00 | 0x01 nested<history-vote>          (the vote only in MAC mode)
 ///     commit-cert   := 13 | responses:list<nested<vote>>                                          sent by a client
 ///     local-commit  := 14 | view:u64 | sequence:u64 | history:digest | timestamp:u64
 ///     fill-hole     := 15 | view:u64 | from:u64 | to:u64
@@ -149,6 +150,12 @@ public enum WireFormat {
             writer.digest(m.history)
             writer.u64(m.timestamp.rawValue)
             writer.byteString(m.result)
+            if let vote = m.vote {
+                writer.u8(1)
+                writeNested(&writer, vote)
+            } else {
+                writer.u8(0)
+            }
         case .commitCertificate(let m):
             writer.list(m.responses, writeNested)
         case .localCommit(let m):
@@ -205,7 +212,7 @@ public enum WireFormat {
 
     /// Only client traffic may carry an authenticator: everything else must be checkable by third parties.
     private static func readAuthenticator(_ reader: inout ByteReader, _ kind: MessageKind) throws(DecodeError) -> Seal {
-        guard kind == .request || kind == .reply else { throw .unsupportedVersion(macVersion) }
+        guard kind == .request || kind == .reply || kind == .specResponse else { throw .unsupportedVersion(macVersion) }
         let count = Int(try reader.u8())
         guard count >= 1 else { throw .invalidValue(field: "authenticator entries", value: 0) }
         let needed = count * MAC.byteCount
@@ -320,8 +327,9 @@ public enum WireFormat {
             let history = try reader.digest()
             let timestamp = Timestamp(try reader.u64())
             let result = try reader.byteString("result", limit: limits.maxByteString)
+            let vote = try reader.bool("vote") ? try readNested(&reader, .historyVote, limits: limits) : nil
             return .specResponse(SpecResponse(view: view, sequence: sequence, history: history, timestamp: timestamp,
-                                              result: result))
+                                              result: result, vote: vote))
         case .commitCertificate:
             return .commitCertificate(CommitCertificate(responses: try readVotes(&reader, limits: limits)))
         case .localCommit:

@@ -14,7 +14,7 @@ public enum Message: Hashable, Sendable {
     case stateRequest(StateRequest)
     case stateChunk(StateChunk)
     case status(Status)
-    case specResponse(SpecResponse)
+    indirect case specResponse(SpecResponse)
     case commitCertificate(CommitCertificate)
     case localCommit(LocalCommit)
     case fillHole(FillHole)

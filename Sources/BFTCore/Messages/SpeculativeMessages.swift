@@ -9,13 +9,20 @@ public struct SpecResponse: Hashable, Sendable {
     public var history: Digest
     public var timestamp: Timestamp
     public var result: [UInt8]
+    /// MAC mode: the spec-response is sealed for its client alone, so it carries the replica's signed history
+    /// vote for (view, n, h_n), one signature per batch, which the client forwards in a commit certificate.
+    public var vote: Envelope?
 
-    public init(view: ViewNumber, sequence: SequenceNumber, history: Digest, timestamp: Timestamp, result: [UInt8]) {
+    public init(
+        view: ViewNumber, sequence: SequenceNumber, history: Digest, timestamp: Timestamp, result: [UInt8],
+        vote: Envelope? = nil
+    ) {
         self.view = view
         self.sequence = sequence
         self.history = history
         self.timestamp = timestamp
         self.result = result
+        self.vote = vote
     }
 }
 

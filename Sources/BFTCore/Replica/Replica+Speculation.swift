@@ -83,19 +83,30 @@ extension Replica {
             && slot.history == chained(speculation.executedHistory, digest)
     }
 
-    /// The answer for a request executed at (n, h_n): a PBFT reply (signed, or in MAC mode sealed for its client
-    /// alone), or a signed spec-response (signed in both modes: clients forward them as commit certificates).
-    func response(_ cached: CachedReply, to request: Envelope) -> Envelope {
+    /// The answer for a request executed at (n, h_n): a PBFT reply or a spec-response, signed, or in MAC mode (for
+    /// a request that came with an authenticator) sealed for its client alone. A MAC-sealed spec-response carries
+    /// the signed history vote for (v, n, h_n), one signature per batch, so the client can still build a commit
+    /// certificate that every replica can check.
+    mutating func response(_ cached: CachedReply, to request: Envelope) -> Envelope {
+        var key: (any SessionKey)?
+        if case .authenticator = request.seal, let client = directory.verifyingKey(for: request, suite: suite) {
+            key = sessionKeys.key(for: client)
+        }
         guard isSpeculative else {
             let reply = Message.reply(Reply(view: view, timestamp: cached.timestamp, result: cached.result))
-            guard case .authenticator = request.seal, let client = directory.verifyingKey(for: request, suite: suite),
-                let key = sessionKeys.key(for: client)
-            else { return sign(reply) }
+            guard let key else { return sign(reply) }
             return Envelope(authenticating: reply, from: .replica(id), keys: [key])
         }
-        return sign(.specResponse(SpecResponse(
+        var response = SpecResponse(
             view: view, sequence: cached.sequence, history: cached.history, timestamp: cached.timestamp,
-            result: cached.result)))
+            result: cached.result)
+        guard let key else { return sign(.specResponse(response)) }
+        let vote = HistoryVote(view: view, sequence: cached.sequence, history: cached.history)
+        if case .historyVote(vote)? = speculation.responseVote?.message {} else {
+            speculation.responseVote = sign(.historyVote(vote))
+        }
+        response.vote = speculation.responseVote
+        return Envelope(authenticating: .specResponse(response), from: .replica(id), keys: [key])
     }
 
     // MARK: Fill-hole (§3.3.1)
@@ -168,6 +179,8 @@ struct SpeculationState {
     var complaints: [ReplicaID: ViewNumber] = [:]
     var holeAsked: (sequence: SequenceNumber, tick: UInt64, toAll: Bool)?
     var fillAnswered: [ReplicaID: UInt64] = [:]
+    /// MAC mode: the signed vote that goes into every spec-response of the last executed batch.
+    var responseVote: Envelope?
 
     static let votesKept = 4
 }

@@ -45,7 +45,9 @@ extension Replica {
             return reject(.certificateMismatch, envelope, &effects)
         }
         adoptCertificate(certificate, &effects)
-        var timestamp = Timestamp(0)
+        // The request the certificate is for: named by its spec-responses, or (for a certificate of history votes,
+        // from a MAC-mode client) by where this replica ran the client's latest request.
+        var timestamp = cached == true ? replies[client]?.timestamp ?? 0 : 0
         for case .specResponse(let r) in message.responses.map(\.message) { timestamp = r.timestamp }
         let commit = LocalCommit(
             view: certificate.view, sequence: certificate.sequence, history: certificate.history, timestamp: timestamp)
