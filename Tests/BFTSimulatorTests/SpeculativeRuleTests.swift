@@ -110,6 +110,27 @@ struct SpeculativeRuleTests {
         #expect(sent.allSatisfy { $0.envelope.message.kind == .commitCertificate })
     }
 
+    @Test("commit certificate: one the held certificate covers is answered without re-checking; others are checked")
+    func coveredCertificate() throws {
+        var cluster = try Self.cluster()
+        var client = Self.client(cluster)
+        let request = client.submit(Self.put("v"))[0].envelope
+        let (responses, _) = Self.order(request, in: &cluster, to: [1, 2])
+        for response in responses { _ = client.receive(response) }
+        var certificate: Envelope?
+        for _ in 0..<ClientOptions().commitTicks { certificate = certificate ?? client.tick().first?.envelope }
+        let commit = try #require(certificate)
+        #expect(cluster.deliver(commit, to: 1).sent(.localCommit).count == 1, "replica 1 verifies and keeps it")
+        // The same claim with a vote whose signature is someone else's.
+        let forged = Envelope(
+            unverified: responses[2].message, from: responses[2].sender, signature: try #require(responses[0].signature))
+        let claim = Envelope(
+            signing: .commitCertificate(CommitCertificate(responses: Array(responses.prefix(2)) + [forged])),
+            from: .client(1), with: cluster.clientSigners[1]!)
+        #expect(cluster.deliver(claim, to: 1).sent(.localCommit).count == 1, "covered by what replica 1 holds")
+        #expect(cluster.deliver(claim, to: 2).rejections == [.invalidCertificate], "replica 2 holds none: it checks")
+    }
+
     @Test("commit certificate: one with a forged vote is rejected")
     func forgedCommitCertificateRejected() throws {
         var cluster = try Self.cluster()

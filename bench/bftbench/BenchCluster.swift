@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// The replicas a load run measures: `bftreplica` processes on loopback (the default), or `ReplicaNode`s inside
 /// this process. Either way they talk TCP over loopback with the real codec, crypto, storage and shell.
@@ -61,13 +62,19 @@ final class BenchCluster {
         return cluster
     }
 
+    /// Which replicas run the adversary: f of them; the primary of view 0 (and the next ones) for behaviours that
+    /// attack from the primary's seat, the last f backups for every other (so "silent" is a silent backup).
+    func isFaulty(_ id: UInt32, _ adversary: String) -> Bool {
+        let f = file.faultTolerance
+        return adversary.contains("primary") ? Int(id) < f : Int(id) >= file.replicas.count - f
+    }
+
     private func startProcesses(_ settings: LoadSettings) throws {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("bftreplica").path
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw BenchError("\(executable) not found: build it first (swift build -c release)")
         }
-        let faulty = file.faultTolerance
         metricsPorts = try Self.freePorts(file.replicas.count)
         for member in file.replicas {
             let process = Process()
@@ -77,17 +84,17 @@ final class BenchCluster {
                 "--key", "\(directory)/replica-\(member.id).key", "--data", "\(directory)/data-\(member.id)",
                 "--sync", settings.sync, "--log-level", "error", "--metrics-port", "\(metricsPorts[Int(member.id)])",
             ]
-            if let adversary = settings.adversary, Int(member.id) < faulty { arguments += ["--adversary", adversary] }
+            if let adversary = settings.adversary, isFaulty(member.id, adversary) { arguments += ["--adversary", adversary] }
             process.arguments = arguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try process.run()
             processes.append(process)
+            ChildProcesses.started(process.processIdentifier)
         }
     }
 
     private func startNodes(_ signers: [Ed25519Signer], _ settings: LoadSettings) async throws {
-        let faulty = file.faultTolerance
         for member in file.replicas {
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             groups.append(group)
@@ -96,7 +103,7 @@ final class BenchCluster {
                 limits: file.replicaOptions.limits)
             var nodeSettings = ReplicaNode.Settings()
             nodeSettings.sync = SyncMode(rawValue: settings.sync) ?? .batch
-            if let adversary = settings.adversary, Int(member.id) < faulty {
+            if let adversary = settings.adversary, isFaulty(member.id, adversary) {
                 nodeSettings.adversary = AdversaryCatalog.named(adversary)
             }
             var logger = Logger(label: "bftbench.replica.\(member.id)")
@@ -137,6 +144,7 @@ final class BenchCluster {
         for process in processes where process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            ChildProcesses.stopped(process.processIdentifier)
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -170,4 +178,34 @@ final class BenchCluster {
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The replica processes a run started: an interrupted benchmark (Ctrl-C, SIGTERM, a closed terminal) kills them
+/// before it exits, so no replica outlives its benchmark.
+enum ChildProcesses {
+    private static let pids = Mutex<Set<Int32>>([])
+    private static let handlers = Mutex<[DispatchSourceSignal]>([])
+
+    static func started(_ pid: Int32) {
+        installHandlersOnce()
+        pids.withLock { _ = $0.insert(pid) }
+    }
+
+    static func stopped(_ pid: Int32) { pids.withLock { _ = $0.remove(pid) } }
+
+    private static func installHandlersOnce() {
+        handlers.withLock { installed in
+            guard installed.isEmpty else { return }
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                Foundation.signal(signal, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+                source.setEventHandler {
+                    for pid in pids.withLock({ Array($0) }) { kill(pid, SIGKILL) }
+                    exit(128 + signal)
+                }
+                source.resume()
+                installed.append(source)
+            }
+        }
+    }
 }

@@ -69,7 +69,9 @@ struct LoadBench: AsyncParsableCommand {
     @Option(help: "Batch timeout: the replicas' tick in milliseconds.") var batchTimeoutMs = 10
     @Option(help: "Client authentication: signatures (Ed25519 on requests and replies) or macs (authenticators).")
     var auth = "signatures"
-    @Option(help: "A catalog behaviour run by the first f replicas.") var adversary: String?
+    @Option(help: ArgumentHelp("A catalog behaviour run by f replicas: the first f (replica 0 is the primary) for "
+        + "behaviours named '…primary', the last f backups for the others."))
+    var adversary: String?
     @Option(help: "Replica storage commits: always, batch or none.") var sync = "batch"
     @Flag(help: "Run the replicas inside this process instead of as bftreplica processes.") var inProcess = false
     @Option(help: "Seconds before measuring.") var warmup = 2.0

@@ -109,6 +109,7 @@ struct SweepBench: AsyncParsableCommand {
             + "adversary=\(settings.adversary ?? "none"): \(Int(report.operationsPerSecond)) ops/s, "
             + "p50 \(p50) ms, p99 \(p99) ms, batches \(report.meanBatch.map(LoadReport.format) ?? "?"), "
             + "view changes \(report.viewChanges)")
+        fflush(nil)  // one line per run as it ends, also when the output goes to a file
         return report
     }
 

@@ -34,6 +34,14 @@ extension Replica {
         _ envelope: Envelope, _ message: CommitCertificate, _ effects: inout Effects
     ) {
         guard let client = envelope.sender.clientID else { return reject(.unknownSender, envelope, &effects) }
+        if let covered = coveredByHeldCertificate(message, client) {
+            // Every request of a batch commits with the same (v, n, h_n): the certificate this replica already
+            // verified and holds covers it, so it answers without checking 2f+1 signatures again.
+            let commit = LocalCommit(
+                view: covered.view, sequence: covered.sequence, history: covered.history, timestamp: covered.timestamp)
+            effects.messages.append(Outbound(sign(.localCommit(commit)), to: .client(client)))
+            return
+        }
         guard let certificate = validCertificate(message.responses) else {
             return reject(.invalidCertificate, envelope, &effects)
         }
@@ -52,6 +60,21 @@ extension Replica {
         let commit = LocalCommit(
             view: certificate.view, sequence: certificate.sequence, history: certificate.history, timestamp: timestamp)
         effects.messages.append(Outbound(sign(.localCommit(commit)), to: .client(client)))
+    }
+
+    /// The (v, n, h_n, t) a commit certificate claims, if the certificate this replica holds already covers it:
+    /// same view, at or above n, and this replica's own history at n is h_n (its history at the held one's
+    /// sequence is that certificate's, so it extends h_n). Nothing is trusted from the unverified votes beyond
+    /// what the held certificate proves. The timestamp is the client's request that ran at n here.
+    private func coveredByHeldCertificate(_ message: CommitCertificate, _ client: ClientID)
+        -> (view: ViewNumber, sequence: SequenceNumber, history: Digest, timestamp: Timestamp)?
+    {
+        guard viewActive, let held = speculation.certificate, let cached = replies[client],
+            let claimed = message.responses.first.flatMap(Self.vouchedHistory), claimed.view == held.view,
+            claimed.sequence <= held.sequence, (cached.sequence, cached.history) == (claimed.sequence, claimed.history),
+            claimed.sequence > lowWatermark, executedHistory(at: claimed.sequence) == claimed.history
+        else { return nil }
+        return (claimed.view, claimed.sequence, claimed.history, cached.timestamp)
     }
 
     /// Keeps `certificate` if it outranks the one held (durably, before anything it allows is sent), and announces
