@@ -9,8 +9,8 @@ enum SVGPlot {
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     static let width = 720.0
-    static let height = 440.0
-    static let margin = (left: 80.0, right: 200.0, top: 40.0, bottom: 60.0)
+    static let height = 500.0
+    static let margin = (left: 80.0, right: 200.0, top: 40.0, bottom: 120.0)
 
     /// Throughput-latency curves: one polyline per series, points in the order given (growing load).
     static func lines(title: String, xLabel: String, yLabel: String, series: [Series]) -> String {
@@ -41,8 +41,8 @@ enum SVGPlot {
         let barWidth = groupWidth * 0.8 / Double(max(1, series.count))
         for (index, category) in categories.enumerated() {
             let left = margin.left + Double(index) * groupWidth + groupWidth * 0.1
-            let labelX = left + groupWidth * 0.4
-            let labelY = height - margin.bottom + 12
+            let labelX = left + groupWidth * 0.5
+            let labelY = height - margin.bottom + 14
             body += "<text x=\"\(fmt(labelX))\" y=\"\(fmt(labelY))\" font-size=\"10\" text-anchor=\"end\" "
                 + "transform=\"rotate(-40 \(fmt(labelX)) \(fmt(labelY)))\">\(escape(category))</text>\n"
             for (s, line) in series.enumerated() where index < line.points.count {

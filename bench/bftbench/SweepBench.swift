@@ -35,6 +35,9 @@ struct SweepBench: AsyncParsableCommand {
     @Option(help: "Seconds of warm-up per run.") var warmup = 1.0
     @Option(help: "Seconds measured per run.") var duration = 5.0
     @Option(help: "Directory for the results (created; existing files are replaced).") var out = "bench-results"
+    @Flag(help: ArgumentHelp("Run nothing: rewrite summary.txt and the charts from --out's runs.json (a sweep made "
+        + "with the same grid options)."))
+    var replot = false
 
     func validate() throws {
         guard ClientAuthentication(rawValue: auth) != nil else { throw ValidationError("--auth: signatures or macs") }
@@ -87,6 +90,13 @@ struct SweepBench: AsyncParsableCommand {
                 attackGrid.append(settings(
                     replication, clients: attackClients, batch: attackBatch, adversary: name == "none" ? nil : name))
             }
+        }
+        if replot {
+            let runs = try JSONDecoder().decode([LoadReport].self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/runs.json")))
+            guard runs.count == grid.count + attackGrid.count else {
+                throw ValidationError("\(out)/runs.json holds \(runs.count) runs, this grid has \(grid.count + attackGrid.count)")
+            }
+            return try write(Array(runs.prefix(grid.count)), Array(runs.dropFirst(grid.count)))
         }
         print("bftbench sweep: \(grid.count) load runs and \(attackGrid.count) attack runs of \(warmup)+\(duration) s; "
             + "auth=\(auth) payload=\(payloadBytes)B n=4 tick=10ms; results in \(out)/")
