@@ -142,7 +142,9 @@ final class TestClient: @unchecked Sendable {
     }
 
     func run(_ command: KeyValueCommand) async throws -> KeyValueResult {
-        let bytes = try await client.submit(command.encoded(), timeout: .seconds(15))
+        // Generous: under `swift test` the simulator sweeps run beside these processes on the same two cores, and a
+        // view change plus catch-up can then take far longer than on a quiet machine. Still a bound.
+        let bytes = try await client.submit(command.encoded(), timeout: .seconds(60))
         return KeyValueResult.decode(bytes) ?? .invalid("undecodable")
     }
 
