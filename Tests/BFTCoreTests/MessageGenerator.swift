@@ -69,7 +69,7 @@ struct MessageGenerator {
     mutating func specResponse() -> Message {
         .specResponse(SpecResponse(
             view: ViewNumber(u64()), sequence: .init(u64()), history: digest(), timestamp: Timestamp(u64()),
-            result: bytes(max: 40), vote: u64() % 2 == 0 ? envelope(historyVote()) : nil))
+            client: ClientID(u64()), result: bytes(max: 40), vote: u64() % 2 == 0 ? envelope(historyVote()) : nil))
     }
 
     mutating func message(_ kind: MessageKind) -> Message {
@@ -78,7 +78,8 @@ struct MessageGenerator {
         case .prePrepare: .prePrepare(prePrepare())
         case .prepare: .prepare(Prepare(view: ViewNumber(u64()), sequence: .init(u64()), digest: digest()))
         case .commit: .commit(Commit(view: ViewNumber(u64()), sequence: .init(u64()), digest: digest()))
-        case .reply: .reply(Reply(view: ViewNumber(u64()), timestamp: Timestamp(u64()), result: bytes(max: 40)))
+        case .reply: .reply(Reply(
+            view: ViewNumber(u64()), timestamp: Timestamp(u64()), client: ClientID(u64()), result: bytes(max: 40)))
         case .checkpoint: .checkpoint(Checkpoint(sequence: SequenceNumber(u64()), stateDigest: digest()))
         case .viewChange: .viewChange(viewChange())
         case .newView:
@@ -101,7 +102,8 @@ struct MessageGenerator {
             }))
         case .localCommit:
             .localCommit(LocalCommit(
-                view: ViewNumber(u64()), sequence: .init(u64()), history: digest(), timestamp: Timestamp(u64())))
+                view: ViewNumber(u64()), sequence: .init(u64()), history: digest(), timestamp: Timestamp(u64()),
+                client: ClientID(u64())))
         case .fillHole: .fillHole(FillHole(view: ViewNumber(u64()), from: .init(u64()), to: .init(u64())))
         case .misbehaviourProof:
             .misbehaviourProof(MisbehaviourProof(

@@ -63,11 +63,11 @@ struct WireFormatTests {
         let envelope = Envelope(
             unverified: .specResponse(SpecResponse(
                 view: 2, sequence: 3, history: Digest(bytes: [UInt8](repeating: 0x22, count: 32))!, timestamp: 7,
-                result: [0x6f, 0x6b])),
+                client: 9, result: [0x6f, 0x6b])),
             from: .replica(1), signature: Self.signatureAB)
         let expected =
             "01" + "00" + "00000001" + "0c" + "0000000000000002" + "0000000000000003"
-            + String(repeating: "22", count: 32) + "0000000000000007" + "00000002" + "6f6b" + "00"
+            + String(repeating: "22", count: 32) + "0000000000000007" + "0000000000000009" + "00000002" + "6f6b" + "00"
             + String(repeating: "ab", count: 64)
         #expect(Hex.encode(envelope.encoded) == expected)
     }

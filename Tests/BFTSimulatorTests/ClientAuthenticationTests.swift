@@ -118,7 +118,7 @@ struct ClientAuthenticationTests {
         #expect(completion?.result == KeyValueResult.ok.encoded())
     }
 
-    @Test("MAC spec-responses: sealed for the client, each carrying a signed history vote; 2f+1 votes commit")
+    @Test("MAC spec-responses: sealed for the client, each carrying a signed history vote; 2f+1 votes commit; the certificate and the local-commits are MAC'd")
     func speculativeMACs() throws {
         var options = Self.macOptions
         options.replication = .zyzzyva
@@ -146,11 +146,24 @@ struct ClientAuthenticationTests {
             return
         }
         #expect(carried.responses.allSatisfy { $0.message.kind == .historyVote }, "votes every replica can check")
+        guard case .authenticator(let entries) = commit.seal else {
+            Issue.record("a MAC-mode commit certificate carries an authenticator, not a signature")
+            return
+        }
+        #expect(entries.count == 4)
+        let tampered = try corrupting(commit, entryOf: 0)
+        #expect(cluster.deliver(tampered, to: 0).rejections == [.badSignature], "replica 0 checks its own entry")
         var completion: Completion?
         for replica: ReplicaID in [0, 1, 2] {
             let localCommits = cluster.deliver(commit, to: replica).sent(.localCommit)
             #expect(localCommits.count == 1, "replica \(replica) accepts the certificate")
-            for local in localCommits { completion = completion ?? client.receive(local.envelope).completion }
+            for local in localCommits {
+                guard case .authenticator(let macs) = local.envelope.seal, macs.count == 1 else {
+                    Issue.record("a local-commit to a MAC-mode client carries one MAC for it")
+                    continue
+                }
+                completion = completion ?? client.receive(local.envelope).completion
+            }
         }
         #expect(completion?.fastPath == false && completion?.sequence == 1)
     }

@@ -11,10 +11,11 @@ struct ClientRuleTests {
             directory: cluster.directory, suite: cluster.suite, signer: cluster.clientSigners[1]!)
     }
 
-    private func reply(_ cluster: ScriptedCluster, _ timestamp: Timestamp, _ result: [UInt8], by replica: ReplicaID)
-        -> Envelope
-    {
-        cluster.signed(.reply(Reply(view: 0, timestamp: timestamp, result: result)), by: replica)
+    private func reply(
+        _ cluster: ScriptedCluster, _ timestamp: Timestamp, _ result: [UInt8], by replica: ReplicaID,
+        to client: ClientID = 1
+    ) -> Envelope {
+        cluster.signed(.reply(Reply(view: 0, timestamp: timestamp, client: client, result: result)), by: replica)
     }
 
     @Test("client f+1 rule: a result is accepted only on f+1 matching replies from distinct replicas")
@@ -41,6 +42,21 @@ struct ClientRuleTests {
         let forged = Envelope(unverified: genuine.message, from: .replica(2), signature: try #require(genuine.signature))
         #expect(client.receive(forged).rejected == .badSignature)
         #expect(client.receive(reply(cluster, Timestamp(t.rawValue + 7), [9], by: 2)).rejected == .staleRequest)
+    }
+
+    @Test("client rules: a reply names its client (PBFT §4.1's c); one for another client is refused")
+    func replyForAnotherClient() throws {
+        let cluster = try ScriptedCluster()
+        var client = session(cluster)
+        _ = client.submit([1])
+        let t = try #require(client.outstandingTimestamp)
+        // Same request timestamp, correctly signed by replicas, but addressed to client 2: never counted.
+        for replica in [1, 2, 3] as [ReplicaID] {
+            #expect(client.receive(reply(cluster, t, [9], by: replica, to: 2)).rejected == .wrongClient)
+        }
+        #expect(client.isBusy, "no completion from replies meant for another client")
+        #expect(client.receive(reply(cluster, t, [9], by: 1)).completion == nil)
+        #expect(client.receive(reply(cluster, t, [9], by: 2)).completion == Completion(timestamp: t, result: [9]))
     }
 
     @Test("client retransmission: after the timeout the request goes to every replica")

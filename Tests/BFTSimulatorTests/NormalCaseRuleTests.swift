@@ -80,7 +80,34 @@ struct NormalCaseRuleTests {
         #expect(mismatched.sent(.commit).isEmpty, "a prepare for another digest must not count")
         let matching = cluster.deliver(cluster.prepare(1, digest, by: 2), to: 1)
         #expect(matching.sent(.commit).count == 1)
-        #expect(cluster.deliver(cluster.prepare(1, digest, by: 2), to: 1).rejections == [.duplicate])
+        #expect(cluster.deliver(cluster.prepare(1, digest, by: 2), to: 1).rejections == [.redundantVote])
+    }
+
+    @Test("quorum reached: later prepares and commits for the slot are dropped before their signature is checked")
+    func redundantVotesDropped() throws {
+        var cluster = try ScriptedCluster()
+        let batch = [cluster.request(1, 1, put)]
+        let digest = Replica.batchDigest(batch, suite: cluster.suite)
+        _ = cluster.deliver(cluster.prePrepare(sequence: 1, batch: batch), to: 1)
+        func forged(_ genuine: Envelope, as sender: ReplicaID) throws -> Envelope {
+            Envelope(unverified: genuine.message, from: .replica(sender), signature: try #require(genuine.signature))
+        }
+        // Not prepared yet: a prepare is checked (and a forged one refused for its signature).
+        let early = try forged(cluster.prepare(1, digest, by: 2), as: 3)
+        #expect(cluster.deliver(early, to: 1).rejections == [.badSignature])
+        #expect(cluster.deliver(cluster.prepare(1, digest, by: 2), to: 1).sent(.commit).count == 1, "prepared")
+        // Prepared: the third backup's prepare is not needed, so it is not even verified.
+        #expect(cluster.deliver(early, to: 1).rejections == [.redundantVote])
+        // Commits are checked until committed-local, then dropped unverified too.
+        let lateCommit = try forged(cluster.commit(1, digest, by: 0), as: 2)
+        #expect(cluster.deliver(lateCommit, to: 1).rejections == [.badSignature])
+        _ = cluster.deliver(cluster.commit(1, digest, by: 0), to: 1)
+        #expect(cluster.deliver(cluster.commit(1, digest, by: 3), to: 1).executedSequences == [1])
+        #expect(cluster.deliver(lateCommit, to: 1).rejections == [.redundantVote])
+        #expect(cluster.replicas[1].lastExecuted == 1)
+        // Another slot, not prepared: its prepares are still checked.
+        let other = try forged(cluster.prepare(2, digest, by: 2), as: 3)
+        #expect(cluster.deliver(other, to: 1).rejections == [.badSignature])
     }
 
     @Test("committed predicate: prepared plus 2f+1 matching commits, own included, then execution")

@@ -39,9 +39,18 @@ extension ClientSession {
     mutating func startCommit(_ pending: inout Outstanding) -> [Outbound] {
         guard pending.committing == nil, let certificate = commitCertificate(pending) else { return [] }
         pending.committing = (certificate.key, QuorumTracker())
-        let message = Envelope(
-            signing: .commitCertificate(CommitCertificate(responses: certificate.responses)), from: .client(client),
-            with: signer)
+        let message: Envelope
+        if let replicaKeys {
+            // MAC mode: an authenticator, and the key (if self-certifying) so replicas can MAC their local-commits.
+            let key = client.isSelfCertifying ? signer.publicKey : nil
+            message = Envelope(
+                authenticating: .commitCertificate(CommitCertificate(responses: certificate.responses, clientKey: key)),
+                from: .client(client), keys: replicaKeys)
+        } else {
+            message = Envelope(
+                signing: .commitCertificate(CommitCertificate(responses: certificate.responses)), from: .client(client),
+                with: signer)
+        }
         return configuration.replicas.map { Outbound(message, to: .replica($0)) }
     }
 
@@ -74,7 +83,8 @@ extension ClientSession {
         guard case .specResponse(let response) = envelope.message, let vote = response.vote,
             vote.sender == envelope.sender, case .historyVote(let v) = vote.message,
             (v.view, v.sequence, v.history) == (key.view, key.sequence, key.history),
-            let signer = directory.key(of: vote.sender), vote.verify(with: suite, key: signer)
+            let signer = directory.key(of: vote.sender),
+            verifiedVotes.verify(vote, key: signer, suite: suite)
         else { return nil }
         return vote
     }

@@ -13,6 +13,8 @@ public struct ClientSession {
     let signer: any Signer
     /// MAC mode: the key shared with each replica, in replica order (nil in signature mode).
     let replicaKeys: [any SessionKey]?
+    /// History votes already checked (MAC mode's commit path); clients of one process may share it.
+    let verifiedVotes: VerifiedSignatures
 
     /// The primary this client believes in, learned from replies.
     public internal(set) var view: ViewNumber = 0
@@ -43,11 +45,14 @@ public struct ClientSession {
     }
 
     /// `lastTimestamp` is the newest timestamp this client identity ever used; new requests use larger ones
-    /// (a process that restarts passes something like the wall clock in microseconds).
+    /// (a process that restarts passes something like the wall clock in microseconds). Sessions of one thread may
+    /// share `verifiedVotes`, so each batch's history votes are checked once, not once per client.
     public init(
         client: ClientID, configuration: Configuration, options: ClientOptions = ClientOptions(),
-        directory: KeyDirectory, suite: any CryptoSuite, signer: any Signer, lastTimestamp: Timestamp = 0
+        directory: KeyDirectory, suite: any CryptoSuite, signer: any Signer, lastTimestamp: Timestamp = 0,
+        verifiedVotes: VerifiedSignatures? = nil
     ) {
+        self.verifiedVotes = verifiedVotes ?? VerifiedSignatures(capacity: 64)
         self.client = client
         self.configuration = configuration
         self.options = options
@@ -89,6 +94,7 @@ public struct ClientSession {
         }
         // Cheap check first: once f+1 matching replies completed a request the others arrive for no outstanding
         // request, and are dropped without paying for a signature verification.
+        guard envelope.message.addressee == client else { return ClientStep(rejected: .wrongClient) }
         guard let pending = outstanding, envelope.message.answeredTimestamp == pending.timestamp else {
             return ClientStep(rejected: .staleRequest)
         }
@@ -163,6 +169,17 @@ extension Message {
         case .reply(let m): m.timestamp
         case .specResponse(let m): m.timestamp
         case .localCommit(let m): m.timestamp
+        default: nil
+        }
+    }
+
+    /// The client a reply, spec-response or local-commit is for (PBFT §4.1's c): a client refuses others', and a
+    /// connection that carries many clients' replies is demultiplexed by it.
+    public var addressee: ClientID? {
+        switch self {
+        case .reply(let m): m.client
+        case .specResponse(let m): m.client
+        case .localCommit(let m): m.client
         default: nil
         }
     }

@@ -7,7 +7,8 @@
 ///     frame         := envelope
 ///     envelope      := version:u8 (= 1) | sender | payload | signature        signed: all but the signature
 ///                    | version:u8 (= 2) | sender | payload | count:u8 | count × mac
-///                                        (an authenticator: only requests, replies and spec-responses, in MAC mode)
+///                          (an authenticator: only client traffic in MAC mode: requests, replies, spec-responses,
+///                           commit certificates and local-commits)
 ///     sender        := 0x00 replica:u32 | 0x01 client:u64
 ///     bytes         := length:u32 | length bytes
 ///     list<T>       := count:u32 | count × T
@@ -20,7 +21,7 @@
 ///     pre-prepare   :=  2 | view:u64 | sequence:u64 | digest | batch:list<nested<request>> | history:digest
 ///     prepare       :=  3 | view:u64 | sequence:u64 | digest
 ///     commit        :=  4 | view:u64 | sequence:u64 | digest
-///     reply         :=  5 | view:u64 | timestamp:u64 | result:bytes
+///     reply         :=  5 | view:u64 | timestamp:u64 | client:u64 | result:bytes
 ///     checkpoint    :=  6 | sequence:u64 | stateDigest:digest | history:digest
 ///     view-change   :=  7 | newView:u64 | stableSequence:u64 | proof:list<nested<checkpoint>>
 ///                         | prepared:list<certificate> | commitCertificate:list<nested<vote>>
@@ -29,10 +30,10 @@
 ///     state-request :=  9 | sequence:u64 | stateDigest:digest | chunkIndex:u32
 ///     state-chunk   := 10 | sequence:u64 | stateDigest:digest | chunkIndex:u32 | chunkCount:u32 | data:bytes
 ///     status        := 11 | view:u64 | lastExecuted:u64 | stableSequence:u64
-///     spec-response := 12 | view:u64 | sequence:u64 | history:digest | timestamp:u64 | result:bytes
+///     spec-response := 12 | view:u64 | sequence:u64 | history:digest | timestamp:u64 | client:u64 | result:bytes
 ///                         | vote: 0x00 | 0x01 nested<history-vote>          (the vote only in MAC mode)
-///     commit-cert   := 13 | responses:list<nested<vote>>                                          sent by a client
-///     local-commit  := 14 | view:u64 | sequence:u64 | history:digest | timestamp:u64
+///     commit-cert   := 13 | responses:list<nested<vote>> | clientKey                             sent by a client
+///     local-commit  := 14 | view:u64 | sequence:u64 | history:digest | timestamp:u64 | client:u64
 ///     fill-hole     := 15 | view:u64 | from:u64 | to:u64
 ///     misbehaviour  := 16 | first:nested<pre-prepare> | second:nested<pre-prepare>
 ///     hate-primary  := 17 | view:u64
@@ -89,12 +90,7 @@ public enum WireFormat {
             writer.u64(m.timestamp.rawValue)
             writer.bool(m.readOnly)
             writer.byteString(m.operation)
-            if let key = m.clientKey {
-                writer.u8(1)
-                writer.raw(key.bytes)
-            } else {
-                writer.u8(0)
-            }
+            writeClientKey(&writer, m.clientKey)
         case .prePrepare(let m):
             writer.u64(m.view.rawValue)
             writer.u64(m.sequence.rawValue)
@@ -112,6 +108,7 @@ public enum WireFormat {
         case .reply(let m):
             writer.u64(m.view.rawValue)
             writer.u64(m.timestamp.rawValue)
+            writer.u64(m.client.rawValue)
             writer.byteString(m.result)
         case .checkpoint(let m):
             writer.u64(m.sequence.rawValue)
@@ -149,6 +146,7 @@ public enum WireFormat {
             writer.u64(m.sequence.rawValue)
             writer.digest(m.history)
             writer.u64(m.timestamp.rawValue)
+            writer.u64(m.client.rawValue)
             writer.byteString(m.result)
             if let vote = m.vote {
                 writer.u8(1)
@@ -158,11 +156,13 @@ public enum WireFormat {
             }
         case .commitCertificate(let m):
             writer.list(m.responses, writeNested)
+            writeClientKey(&writer, m.clientKey)
         case .localCommit(let m):
             writer.u64(m.view.rawValue)
             writer.u64(m.sequence.rawValue)
             writer.digest(m.history)
             writer.u64(m.timestamp.rawValue)
+            writer.u64(m.client.rawValue)
         case .fillHole(let m):
             writer.u64(m.view.rawValue)
             writer.u64(m.from.rawValue)
@@ -212,7 +212,9 @@ public enum WireFormat {
 
     /// Only client traffic may carry an authenticator: everything else must be checkable by third parties.
     private static func readAuthenticator(_ reader: inout ByteReader, _ kind: MessageKind) throws(DecodeError) -> Seal {
-        guard kind == .request || kind == .reply || kind == .specResponse else { throw .unsupportedVersion(macVersion) }
+        guard [.request, .reply, .specResponse, .commitCertificate, .localCommit].contains(kind) else {
+            throw .unsupportedVersion(macVersion)
+        }
         let count = Int(try reader.u8())
         guard count >= 1 else { throw .invalidValue(field: "authenticator entries", value: 0) }
         let needed = count * MAC.byteCount
@@ -226,6 +228,20 @@ public enum WireFormat {
             macs.append(MAC(checked: Array(try reader.raw(MAC.byteCount))))
         }
         return .authenticator(macs)
+    }
+
+    static func writeClientKey(_ writer: inout ByteWriter, _ key: PublicKey?) {
+        if let key {
+            writer.u8(1)
+            writer.raw(key.bytes)
+        } else {
+            writer.u8(0)
+        }
+    }
+
+    static func readClientKey(_ reader: inout ByteReader) throws(DecodeError) -> PublicKey? {
+        guard try reader.bool("hasClientKey") else { return nil }
+        return PublicKey(bytes: Array(try reader.raw(PublicKey.byteCount)))
     }
 
     private static func signedBytes(of reader: ByteReader, from start: Int, to end: Int) throws(DecodeError) -> [UInt8]
@@ -270,8 +286,7 @@ public enum WireFormat {
             let timestamp = Timestamp(try reader.u64())
             let readOnly = try reader.bool("readOnly")
             let operation = try reader.byteString("operation", limit: limits.maxByteString)
-            var clientKey: PublicKey?
-            if try reader.bool("hasClientKey") { clientKey = PublicKey(bytes: Array(try reader.raw(PublicKey.byteCount))) }
+            let clientKey = try readClientKey(&reader)
             return .request(Request(timestamp: timestamp, operation: operation, readOnly: readOnly, clientKey: clientKey))
         case .prePrepare:
             return .prePrepare(try readPrePrepare(&reader, limits: limits))
@@ -284,8 +299,9 @@ public enum WireFormat {
         case .reply:
             let view = ViewNumber(try reader.u64())
             let timestamp = Timestamp(try reader.u64())
+            let client = ClientID(try reader.u64())
             let result = try reader.byteString("result", limit: limits.maxByteString)
-            return .reply(Reply(view: view, timestamp: timestamp, result: result))
+            return .reply(Reply(view: view, timestamp: timestamp, client: client, result: result))
         case .checkpoint:
             return .checkpoint(Checkpoint(sequence: SequenceNumber(try reader.u64()), stateDigest: try reader.digest(),
                                           history: try reader.digest()))
@@ -326,15 +342,18 @@ public enum WireFormat {
             let sequence = SequenceNumber(try reader.u64())
             let history = try reader.digest()
             let timestamp = Timestamp(try reader.u64())
+            let client = ClientID(try reader.u64())
             let result = try reader.byteString("result", limit: limits.maxByteString)
             let vote = try reader.bool("vote") ? try readNested(&reader, .historyVote, limits: limits) : nil
             return .specResponse(SpecResponse(view: view, sequence: sequence, history: history, timestamp: timestamp,
-                                              result: result, vote: vote))
+                                              client: client, result: result, vote: vote))
         case .commitCertificate:
-            return .commitCertificate(CommitCertificate(responses: try readVotes(&reader, limits: limits)))
+            let votes = try readVotes(&reader, limits: limits)
+            return .commitCertificate(CommitCertificate(responses: votes, clientKey: try readClientKey(&reader)))
         case .localCommit:
             return .localCommit(LocalCommit(view: ViewNumber(try reader.u64()), sequence: .init(try reader.u64()),
-                                            history: try reader.digest(), timestamp: Timestamp(try reader.u64())))
+                                            history: try reader.digest(), timestamp: Timestamp(try reader.u64()),
+                                            client: ClientID(try reader.u64())))
         case .fillHole:
             return .fillHole(FillHole(view: ViewNumber(try reader.u64()), from: .init(try reader.u64()),
                                       to: .init(try reader.u64())))

@@ -33,8 +33,14 @@ extension KeyDirectory {
     /// group does not know, the key its request carries, if the id is that key's (`ClientID(selfCertifying:)`).
     public func verifyingKey(for envelope: Envelope, suite: any CryptoSuite) -> PublicKey? {
         if let key = key(of: envelope.sender) { return key }
-        guard case .client(let id) = envelope.sender, id.isSelfCertifying, case .request(let request) = envelope.message,
-            let key = request.clientKey, ClientID(selfCertifying: key, suite: suite) == id
+        let claimed: PublicKey? =
+            switch envelope.message {
+            case .request(let request): request.clientKey
+            case .commitCertificate(let certificate): certificate.clientKey
+            default: nil
+            }
+        guard case .client(let id) = envelope.sender, id.isSelfCertifying, let key = claimed,
+            ClientID(selfCertifying: key, suite: suite) == id
         else { return nil }
         return key
     }

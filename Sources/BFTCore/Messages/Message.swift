@@ -161,15 +161,18 @@ public struct Commit: Hashable, Sendable {
     }
 }
 
-/// ⟨REPLY, v, t, c, i, r⟩σi (PBFT §4.1); c is the recipient and i the envelope's sender.
+/// ⟨REPLY, v, t, c, i, r⟩σi (PBFT §4.1); i is the envelope's sender. Naming c lets a client refuse a reply meant
+/// for another client, and lets one connection carry the replies of many clients.
 public struct Reply: Hashable, Sendable {
     public var view: ViewNumber
     public var timestamp: Timestamp
+    public var client: ClientID
     public var result: [UInt8]
 
-    public init(view: ViewNumber, timestamp: Timestamp, result: [UInt8]) {
+    public init(view: ViewNumber, timestamp: Timestamp, client: ClientID, result: [UInt8]) {
         self.view = view
         self.timestamp = timestamp
+        self.client = client
         self.result = result
     }
 }

@@ -8,31 +8,38 @@ public struct SpecResponse: Hashable, Sendable {
     public var sequence: SequenceNumber
     public var history: Digest
     public var timestamp: Timestamp
+    public var client: ClientID
     public var result: [UInt8]
     /// MAC mode: the spec-response is sealed for its client alone, so it carries the replica's signed history
     /// vote for (view, n, h_n), one signature per batch, which the client forwards in a commit certificate.
     public var vote: Envelope?
 
     public init(
-        view: ViewNumber, sequence: SequenceNumber, history: Digest, timestamp: Timestamp, result: [UInt8],
-        vote: Envelope? = nil
+        view: ViewNumber, sequence: SequenceNumber, history: Digest, timestamp: Timestamp, client: ClientID,
+        result: [UInt8], vote: Envelope? = nil
     ) {
         self.view = view
         self.sequence = sequence
         self.history = history
         self.timestamp = timestamp
+        self.client = client
         self.result = result
         self.vote = vote
     }
 }
 
 /// ⟨COMMIT, c, CC⟩σc (Zyzzyva §3.3): a client that holds 2f+1 (but not 3f+1) matching spec-responses sends them
-/// to every replica as a commit certificate.
+/// to every replica as a commit certificate. In MAC mode it is sealed with an authenticator and names the client's
+/// key (self-certifying, as in a request), so that each replica can check its entry and MAC its local-commit.
 public struct CommitCertificate: Hashable, Sendable {
     /// 2f+1 spec-response envelopes from distinct replicas, matching in view, sequence number and history.
     public var responses: [Envelope]
+    public var clientKey: PublicKey?
 
-    public init(responses: [Envelope]) { self.responses = responses }
+    public init(responses: [Envelope], clientKey: PublicKey? = nil) {
+        self.responses = responses
+        self.clientKey = clientKey
+    }
 }
 
 /// ⟨LOCAL-COMMIT, v, d, h, i, c⟩σi (Zyzzyva §3.3): replica i holds the commit certificate for (v, n, h_n) and its
@@ -42,12 +49,14 @@ public struct LocalCommit: Hashable, Sendable {
     public var sequence: SequenceNumber
     public var history: Digest
     public var timestamp: Timestamp
+    public var client: ClientID
 
-    public init(view: ViewNumber, sequence: SequenceNumber, history: Digest, timestamp: Timestamp) {
+    public init(view: ViewNumber, sequence: SequenceNumber, history: Digest, timestamp: Timestamp, client: ClientID) {
         self.view = view
         self.sequence = sequence
         self.history = history
         self.timestamp = timestamp
+        self.client = client
     }
 }
 

@@ -163,4 +163,6 @@ public enum RejectReason: String, Hashable, Sendable, CaseIterable {
     case invalidCertificate = "commit certificate without 2f+1 valid matching votes"
     case certificateMismatch = "commit certificate for a history this replica does not hold"
     case invalidProof = "proof of misbehaviour that proves nothing"
+    case wrongClient = "reply addressed to another client"
+    case redundantVote = "prepare or commit for a slot that already has its quorum"
 }

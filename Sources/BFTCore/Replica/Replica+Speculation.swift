@@ -92,14 +92,14 @@ extension Replica {
         if case .authenticator = request.seal, let client = directory.verifyingKey(for: request, suite: suite) {
             key = sessionKeys.key(for: client)
         }
+        let recipient = request.sender.clientID ?? 0
         guard isSpeculative else {
-            let reply = Message.reply(Reply(view: view, timestamp: cached.timestamp, result: cached.result))
-            guard let key else { return sign(reply) }
-            return Envelope(authenticating: reply, from: .replica(id), keys: [key])
+            return sealForClient(
+                .reply(Reply(view: view, timestamp: cached.timestamp, client: recipient, result: cached.result)), key)
         }
         var response = SpecResponse(
             view: view, sequence: cached.sequence, history: cached.history, timestamp: cached.timestamp,
-            result: cached.result)
+            client: recipient, result: cached.result)
         guard let key else { return sign(.specResponse(response)) }
         let vote = HistoryVote(view: view, sequence: cached.sequence, history: cached.history)
         if case .historyVote(vote)? = speculation.responseVote?.message {} else {

@@ -31,15 +31,16 @@ extension Replica {
     /// ⟨COMMIT, c, CC⟩: a replica whose history agrees with the certificate keeps it (it goes into its
     /// view-changes) and answers ⟨LOCAL-COMMIT⟩. One whose history differs or is shorter does not vouch for it.
     mutating func handleCommitCertificate(
-        _ envelope: Envelope, _ message: CommitCertificate, _ effects: inout Effects
+        _ envelope: Envelope, _ message: CommitCertificate, _ session: (any SessionKey)?, _ effects: inout Effects
     ) {
         guard let client = envelope.sender.clientID else { return reject(.unknownSender, envelope, &effects) }
         if let covered = coveredByHeldCertificate(message, client) {
             // Every request of a batch commits with the same (v, n, h_n): the certificate this replica already
             // verified and holds covers it, so it answers without checking 2f+1 signatures again.
             let commit = LocalCommit(
-                view: covered.view, sequence: covered.sequence, history: covered.history, timestamp: covered.timestamp)
-            effects.messages.append(Outbound(sign(.localCommit(commit)), to: .client(client)))
+                view: covered.view, sequence: covered.sequence, history: covered.history, timestamp: covered.timestamp,
+                client: client)
+            effects.messages.append(Outbound(sealForClient(.localCommit(commit), session), to: .client(client)))
             return
         }
         guard let certificate = validCertificate(message.responses) else {
@@ -58,8 +59,15 @@ extension Replica {
         var timestamp = cached == true ? replies[client]?.timestamp ?? 0 : 0
         for case .specResponse(let r) in message.responses.map(\.message) { timestamp = r.timestamp }
         let commit = LocalCommit(
-            view: certificate.view, sequence: certificate.sequence, history: certificate.history, timestamp: timestamp)
-        effects.messages.append(Outbound(sign(.localCommit(commit)), to: .client(client)))
+            view: certificate.view, sequence: certificate.sequence, history: certificate.history, timestamp: timestamp,
+            client: client)
+        effects.messages.append(Outbound(sealForClient(.localCommit(commit), session), to: .client(client)))
+    }
+
+    /// For a client in MAC mode, one MAC for it (a local-commit is for the client alone, Zyzzyva §3.3); else signed.
+    func sealForClient(_ message: Message, _ session: (any SessionKey)?) -> Envelope {
+        guard let session else { return sign(message) }
+        return Envelope(authenticating: message, from: .replica(id), keys: [session])
     }
 
     /// The (v, n, h_n, t) a commit certificate claims, if the certificate this replica holds already covers it:

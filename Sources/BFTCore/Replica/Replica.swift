@@ -110,10 +110,18 @@ public struct Replica {
     /// Handles one authenticated-or-not message. The signature is verified here, against the sender's key.
     public mutating func receive(_ envelope: Envelope) -> Effects {
         var effects = Effects()
-        // A commit certificate proves itself (2f+1 replica signatures); its client may be one no replica knows.
+        // A commit certificate proves itself (2f+1 replica signatures); its client may be one no replica knows. In
+        // MAC mode this replica's entry of its authenticator is checked, and the local-commit is MAC'd back.
         if case .commitCertificate(let certificate) = envelope.message {
             guard isSpeculative else { return reject(.unexpectedMessage, envelope, effects) }
-            handleCommitCertificate(envelope, certificate, &effects)
+            var session: (any SessionKey)?
+            if case .authenticator = envelope.seal {
+                guard let key = directory.verifyingKey(for: envelope, suite: suite),
+                    let shared = sessionKeys.key(for: key), envelope.verifyMAC(at: Int(id.rawValue), key: shared)
+                else { return reject(.badSignature, envelope, effects) }
+                session = shared
+            }
+            handleCommitCertificate(envelope, certificate, session, &effects)
             return effects
         }
         guard let key = directory.verifyingKey(for: envelope, suite: suite) else {
@@ -121,6 +129,7 @@ public struct Replica {
         }
         // Its own messages come back relayed by retransmission; they carry nothing new.
         if envelope.sender.replicaID == id { return reject(.duplicate, envelope, effects) }
+        if isRedundantVote(envelope.message) { return reject(.redundantVote, envelope, effects) }
         let skipCheck = options.deviations.skipClientSignatureCheck && envelope.message.kind == .request
         guard skipCheck || isAuthentic(envelope, key: key) else {
             return reject(.badSignature, envelope, effects)
@@ -143,6 +152,23 @@ public struct Replica {
             handleSpeculativeMessage(envelope, &effects)
         }
         return effects
+    }
+
+    /// PBFT §4.2 needs 2f prepares and 2f+1 commits: once a slot of this view is prepared (committed-local), the
+    /// later prepares (commits) for it change nothing, so they are dropped before their signature is checked, the
+    /// costliest step of a replica (the last of three commits at every replica, say). Nothing is trusted from them.
+    func isRedundantVote(_ message: Message) -> Bool {
+        guard !isSpeculative, viewActive else { return false }
+        switch message {
+        case .prepare(let prepare):
+            guard prepare.view == view, let slot = log[prepare.sequence.rawValue] else { return false }
+            return slot.view == view && slot.prepared
+        case .commit(let commit):
+            guard commit.view == view, let slot = log[commit.sequence.rawValue] else { return false }
+            return slot.view == view && slot.committed
+        default:
+            return false
+        }
     }
 
     /// Normal-case messages are handled only in an active view equal to theirs (PBFT §4.4: a replica that sent a
