@@ -18,11 +18,14 @@ final class GroupCommitStore: DurableStore {
         if immediate { try store.persist(records) } else { pending += records }
     }
 
-    func commit() throws {
-        guard !pending.isEmpty else { return }
+    /// Writes the turn's records; whether there were any.
+    @discardableResult
+    func commit() throws -> Bool {
+        guard !pending.isEmpty else { return false }
         let records = pending
         pending = []
         try store.persist(records)
+        return true
     }
 
     func load() throws -> [DurableRecord] { try store.load() }
@@ -31,7 +34,6 @@ final class GroupCommitStore: DurableStore {
 /// Collects the frames a host sends during one loop turn; the node writes them after the commit.
 final class BufferingTransport: Transport {
     private var outbox: [([UInt8], Destination)] = []
-    var touchedClients: Set<ClientID> = []
 
     func send(_ frame: [UInt8], to destination: Destination) { outbox.append((frame, destination)) }
 

@@ -19,7 +19,8 @@ package final class Link {
     private var backoff = TimeAmount.milliseconds(50)
     private var queue: [[UInt8]] = []
     private var queuedBytes = 0
-    private var unflushed = false
+    /// Frames written since the last flush, in one buffer: a flush is one write, however many frames a turn made.
+    private var outgoing: ByteBuffer?
     package private(set) var dropped = 0
     package private(set) var reconnects = 0
 
@@ -33,7 +34,7 @@ package final class Link {
         self.onFrame = onFrame
     }
 
-    /// Writes a frame now if connected (flushed by `flush()`), or queues it.
+    /// Adds a frame to the next write if connected (sent by `flush()`), or queues it.
     package func send(_ frame: [UInt8]) {
         loop.preconditionInEventLoop()
         if let channel, channel.isActive {
@@ -42,10 +43,10 @@ package final class Link {
                 dropped += 1
                 return
             }
-            var buffer = channel.allocator.buffer(capacity: frame.count + 4)
+            var buffer = outgoing ?? channel.allocator.buffer(capacity: max(4096, frame.count + 4))
+            outgoing = nil  // uniquely referenced while it grows
             buffer.writeFrame(frame)
-            channel.write(buffer, promise: nil)
-            unflushed = true
+            outgoing = buffer
             return
         }
         guard queuedBytes + frame.count <= maxQueuedBytes else {
@@ -58,9 +59,9 @@ package final class Link {
     }
 
     package func flush() {
-        guard unflushed, let channel else { return }
-        unflushed = false
-        channel.flush()
+        guard let buffer = outgoing else { return }
+        outgoing = nil
+        channel?.writeAndFlush(buffer, promise: nil)
     }
 
     package func connect() {
@@ -108,6 +109,7 @@ package final class Link {
 
     fileprivate func disconnected() {
         channel = nil
+        outgoing = nil  // written for a connection that is gone: the protocol retransmits what matters
         retryLater()
     }
 
@@ -121,6 +123,7 @@ package final class Link {
     }
 
     package func close() {
+        flush()
         closed = true
         channel?.close(promise: nil)
         channel = nil

@@ -12,8 +12,14 @@ struct NodeMetrics {
     let checkpointsStable = Counter(label: "bft_checkpoints_stable_total")
     let stateTransfers = Counter(label: "bft_state_transfers_total")
     let undecodableFrames = Counter(label: "bft_undecodable_frames_total")
+    /// Replies to a client with no connection here (it has not sent this replica a request yet) or whose
+    /// connection does not read: the client retransmits to every replica, which routes them again.
+    let repliesUnrouted = Counter(label: "bft_replies_undelivered_total", dimensions: [("reason", "no connection")])
+    let repliesSlowClient = Counter(label: "bft_replies_undelivered_total", dimensions: [("reason", "slow client")])
     /// From a request's arrival at this replica to its execution here.
     let requestLatency = Timer(label: "bft_request_latency_seconds", preferredDisplayUnit: .seconds)
+    /// One group commit (a loop turn's records, one transaction) that had records to write.
+    let storageCommit = Timer(label: "bft_storage_commit_seconds", preferredDisplayUnit: .seconds)
     let view = Gauge(label: "bft_view")
     let lastExecuted = Gauge(label: "bft_last_executed_sequence")
     private var rejected: [RejectReason: Counter] = [:]

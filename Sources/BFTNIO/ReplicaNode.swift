@@ -17,6 +17,9 @@ public final class ReplicaNode: @unchecked Sendable {
         public var maxQueuedBytesPerPeer = 32 << 20
         /// Inbound connections (peers and clients) at once; more are refused.
         public var maxConnections = 1024
+        /// Client identities one connection may speak for (a client process multiplexing many clients); a
+        /// connection that authenticates more is closed.
+        public var maxClientsPerConnection = 4096
         /// An inbound connection that sends nothing for this long is closed (half-open or idle clients).
         public var idleTimeout = TimeAmount.minutes(5)
         /// Run a Byzantine behaviour from `AdversaryCatalog` instead of the correct protocol (for adversarial
@@ -35,8 +38,10 @@ public final class ReplicaNode: @unchecked Sendable {
     let store: GroupCommitStore
     let transport: BufferingTransport
     var peers: [ReplicaID: Link] = [:]
+    /// Where each client's replies go: the connection its latest authentic request came on.
     var clients: [ClientID: Channel] = [:]
-    var clientOfChannel: [ObjectIdentifier: ClientID] = [:]
+    /// The clients each connection has spoken for (a client process may multiplex many over one connection).
+    var clientsOfChannel: [ObjectIdentifier: Set<ClientID>] = [:]
     /// Inbound connections that carried a replica's message: never used to answer clients.
     var peerChannels: Set<ObjectIdentifier> = []
     var connections = 0
@@ -160,22 +165,13 @@ public final class ReplicaNode: @unchecked Sendable {
         case .replica?:
             // A peer's connection: it also relays clients' requests (PBFT §4.1), which must not make it the way
             // back to those clients.
-            if peerChannels.insert(key).inserted, let client = clientOfChannel.removeValue(forKey: key),
-                clients[client] === channel
-            {
-                clients[client] = nil
-            }
+            if peerChannels.insert(key).inserted { forgetClients(of: channel) }
         case .client(let client)? where !peerChannels.contains(key):
             metrics.arrived(client)
-            if let known = clientOfChannel[key], known != client {
-                // One connection speaks for one client: a second identity on it is a misbehaving peer.
-                counters.connectionsClosed["client identity changed", default: 0] += 1
-                metrics.connectionClosed("client identity changed")
-                channel.close(promise: nil)
-            } else if clientOfChannel[key] == nil {
-                clientOfChannel[key] = client
-                clients[client] = channel
-            }
+            // Only an authentic request routes a client's replies: a forged sender (or a commit certificate, whose
+            // sender is not checked) must not divert another client's replies to this connection.
+            let authentic = host.lastKind == .request && !events.contains(where: \.failedAuthentication)
+            if authentic, clients[client] !== channel { route(client, to: channel, key) }
         default:
             break
         }
@@ -189,9 +185,25 @@ public final class ReplicaNode: @unchecked Sendable {
             counters.connectionsClosed[reason, default: 0] += 1
             metrics.connectionClosed(reason)
         }
-        let key = ObjectIdentifier(channel)
-        peerChannels.remove(key)
-        if let client = clientOfChannel.removeValue(forKey: key), clients[client] === channel {
+        peerChannels.remove(ObjectIdentifier(channel))
+        forgetClients(of: channel)
+    }
+
+    private func route(_ client: ClientID, to channel: Channel, _ key: ObjectIdentifier) {
+        var spoken = clientsOfChannel[key, default: []]
+        guard spoken.count < settings.maxClientsPerConnection else {
+            counters.connectionsClosed["too many client identities", default: 0] += 1
+            metrics.connectionClosed("too many client identities")
+            channel.close(promise: nil)
+            return
+        }
+        spoken.insert(client)
+        clientsOfChannel[key] = spoken
+        clients[client] = channel
+    }
+
+    private func forgetClients(of channel: Channel) {
+        for client in clientsOfChannel.removeValue(forKey: ObjectIdentifier(channel)) ?? [] where clients[client] === channel {
             clients[client] = nil
             metrics.forget(client)
         }
@@ -215,38 +227,45 @@ public final class ReplicaNode: @unchecked Sendable {
         turnScheduled = false
         log(host.endOfTurn())
         do {
-            try store.commit()
+            let started = NIODeadline.now()
+            if try store.commit() { metrics.storageCommit.recordNanoseconds((NIODeadline.now() - started).nanoseconds) }
         } catch {
             transport.discard()
             fail("storage failed: \(error)")
             return
         }
         if let failure = host.storageFailure { return fail("storage failed: \(failure)") }
+        // One write per connection per turn: a client process multiplexing many clients gets all of this turn's
+        // replies for them in one buffer.
+        var replies: [ObjectIdentifier: (channel: Channel, buffer: ByteBuffer)] = [:]
         for (frame, destination) in transport.take() {
             switch destination {
             case .replica(let replica): peers[replica]?.send(frame)
-            case .client(let client): sendToClient(frame, client)
+            case .client(let client): sendToClient(frame, client, &replies)
             case .allReplicas: continue  // the host expands it
             }
         }
         for peer in peers.values { peer.flush() }
-        for channel in transport.touchedClients.compactMap({ clients[$0] }) { channel.flush() }
-        transport.touchedClients.removeAll()
+        for (channel, buffer) in replies.values { channel.writeAndFlush(buffer, promise: nil) }
     }
 
-    private func sendToClient(_ frame: [UInt8], _ client: ClientID) {
+    private func sendToClient(
+        _ frame: [UInt8], _ client: ClientID, _ replies: inout [ObjectIdentifier: (channel: Channel, buffer: ByteBuffer)]
+    ) {
         guard let channel = clients[client], channel.isActive else {
             counters.repliesWithoutConnection += 1
+            metrics.repliesUnrouted.increment()
             return
         }
         guard channel.isWritable else {
             counters.repliesDroppedSlowClient += 1
+            metrics.repliesSlowClient.increment()
             return
         }
-        var buffer = channel.allocator.buffer(capacity: frame.count + 4)
+        let key = ObjectIdentifier(channel)
+        var buffer = replies.removeValue(forKey: key)?.buffer ?? channel.allocator.buffer(capacity: max(1024, frame.count + 4))
         buffer.writeFrame(frame)
-        channel.write(buffer, promise: nil)
-        transport.touchedClients.insert(client)
+        replies[key] = (channel, buffer)
     }
 
     private func fail(_ message: String) {
@@ -351,5 +370,13 @@ private final class InboundHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if counted { node.value.closed(context.channel, reason: reason) }
+    }
+}
+
+extension ReplicaEvent {
+    /// The frame's sender could not be authenticated: it must not route anything to the connection it came on.
+    fileprivate var failedAuthentication: Bool {
+        guard case .rejected(let reason, _, _) = self else { return false }
+        return reason == .badSignature || reason == .unknownSender
     }
 }

@@ -14,6 +14,8 @@ public struct ReplicaHost {
     public private(set) var storageFailure: String?
     /// The sender named by the last frame that decoded (the shell maps client connections with it).
     public private(set) var lastSender: Principal?
+    /// The kind of message the last frame that decoded carried.
+    public private(set) var lastKind: MessageKind?
 
     public init(
         id: ReplicaID, configuration: Configuration, behavior: any ReplicaBehavior, transport: any Transport,
@@ -54,9 +56,11 @@ public struct ReplicaHost {
         } catch {
             counters.undecodable += 1
             lastSender = nil
+            lastKind = nil
             return []
         }
         lastSender = envelope.sender
+        lastKind = envelope.message.kind
         return carryOut(behavior.receive(envelope))
     }
 

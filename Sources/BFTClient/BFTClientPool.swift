@@ -1,0 +1,166 @@
+import BFTCore
+import BFTNIO
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Many client identities behind one TCP connection per replica, on one event loop: a client process that speaks
+/// for many users (a gateway, a load generator). Each identity is its own `ClientSession` (PBFT's one request at a
+/// time, f+1 matching replies); replies are routed to their session by the client they name (PBFT §4.1's c).
+/// Requests made during a loop turn leave together at its end (one write per replica, not one per request), and
+/// one ticker drives every session's retransmission and timeout.
+public final class BFTClientPool: @unchecked Sendable {
+    public typealias Completion = (Result<[UInt8], BFTClientError>) -> Void
+
+    /// The identities, in the order of the signers given; `submit(_:as:)` names one by its index here.
+    public let ids: [ClientID]
+    let loop: EventLoop
+    let limits: CodecLimits
+    private var sessions: [ClientSession]
+    private let indexOf: [ClientID: Int]
+    private var waiting: [(completion: Completion, deadline: NIODeadline, timeout: TimeAmount)?]
+    private var links: [ReplicaID: Link] = [:]
+    private var ticker: RepeatedTask?
+    private var flushScheduled = false
+    private var closed = false
+    /// Replies that named no identity of this pool, or that their session refused (forged, stale, duplicate).
+    public private(set) var refusedReplies = 0
+    /// Requests sent again to every replica after a retransmission timeout (PBFT §4.1).
+    public private(set) var retransmissions = 0
+
+    /// `signers` are the identities; each id is self-certifying (derived from its key), so the group needs no
+    /// registration. `lastTimestamp` must exceed any timestamp these identities used before (the default, the wall
+    /// clock in microseconds, does).
+    public init(
+        cluster: ClusterFile, signers: [any Signer], suite: any CryptoSuite, loop: EventLoop,
+        lastTimestamp: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000_000)
+    ) throws {
+        let configuration = try cluster.configuration()
+        let options = cluster.clientOptions
+        let votes = VerifiedSignatures()  // every session of the pool gets the same votes per batch
+        sessions = signers.map { signer in
+            ClientSession(
+                client: ClientID(selfCertifying: signer.publicKey, suite: suite), configuration: configuration,
+                options: options, directory: cluster.directory, suite: suite, signer: signer,
+                lastTimestamp: Timestamp(lastTimestamp), verifiedVotes: votes)
+        }
+        ids = sessions.map(\.client)
+        indexOf = Dictionary(ids.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        waiting = Array(repeating: nil, count: signers.count)
+        self.loop = loop
+        limits = cluster.replicaOptions.limits
+        let me = UnsafeTransfer(self)
+        loop.execute {
+            let pool = me.value
+            for member in cluster.replicas {
+                let link = Link(
+                    host: member.host, port: member.port, loop: loop, maxQueuedBytes: 16 << 20,
+                    maximumFrameBytes: pool.limits.maxFrameBytes, onFrame: { me.value.received($0) })
+                pool.links[ReplicaID(member.id)] = link
+                link.connect()
+            }
+            let tick = TimeAmount.milliseconds(Int64(cluster.tickMilliseconds))
+            pool.ticker = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in me.value.tick() }
+        }
+    }
+
+    /// Submits one operation as identity `member` and calls `completion` on the pool's loop with the result once
+    /// f+1 replicas agree, or with `.timedOut`, `.busy` (that identity has a request outstanding) or `.closed`.
+    /// Call it on the pool's loop (from a completion, say) to keep a closed loop without hopping threads.
+    public func submit(
+        _ operation: [UInt8], as member: Int, timeout: TimeAmount = .seconds(10), completion: @escaping Completion
+    ) {
+        guard loop.inEventLoop else {
+            let call = UnsafeTransfer((self, completion))
+            return loop.execute { call.value.0.submit(operation, as: member, timeout: timeout, completion: call.value.1) }
+        }
+        guard !closed else { return completion(.failure(.closed)) }
+        guard sessions.indices.contains(member), waiting[member] == nil else { return completion(.failure(.busy)) }
+        waiting[member] = (completion, .now() + timeout, timeout)
+        send(sessions[member].submit(operation))
+    }
+
+    /// `submit(_:as:timeout:completion:)` for async code.
+    public func submit(_ operation: [UInt8], as member: Int, timeout: TimeAmount = .seconds(10)) async throws -> [UInt8] {
+        try await withCheckedThrowingContinuation { continuation in
+            submit(operation, as: member, timeout: timeout) { continuation.resume(with: $0) }
+        }
+    }
+
+    private func send(_ outbound: [Outbound]) {
+        for message in outbound {
+            guard case .replica(let replica) = message.destination else { continue }
+            links[replica]?.send(message.envelope.encoded)
+        }
+        guard !outbound.isEmpty, !flushScheduled else { return }
+        // Everything sent during this loop turn goes out in one write per replica, at its end.
+        flushScheduled = true
+        let me = UnsafeTransfer(self)
+        loop.execute {
+            me.value.flushScheduled = false
+            for link in me.value.links.values { link.flush() }
+        }
+    }
+
+    private func received(_ frame: [UInt8]) {
+        guard let envelope = try? Envelope.decode(frame, limits: limits), let client = envelope.message.addressee,
+            let member = indexOf[client]
+        else {
+            refusedReplies += 1
+            return
+        }
+        let step = sessions[member].receive(envelope)
+        if step.rejected != nil { refusedReplies += 1 }
+        send(step.messages)
+        if let completion = step.completion, let waiter = waiting[member] {
+            waiting[member] = nil
+            waiter.completion(.success(completion.result))
+        }
+    }
+
+    private func tick() {
+        let now = NIODeadline.now()
+        for member in sessions.indices where sessions[member].isBusy {
+            if let waiter = waiting[member], waiter.deadline <= now {
+                waiting[member] = nil
+                sessions[member].abandon()
+                waiter.completion(.failure(.timedOut(waiter.timeout)))
+                continue
+            }
+            let resent = sessions[member].tick()
+            if resent.contains(where: { $0.envelope.message.kind == .request }) { retransmissions += 1 }
+            send(resent)
+        }
+    }
+
+    /// Closes the connections; requests still outstanding fail with `.closed`.
+    public func close() async {
+        let me = UnsafeTransfer(self)
+        try? await loop.submit {
+            let pool = me.value
+            pool.closed = true
+            pool.ticker?.cancel()
+            for link in pool.links.values { link.close() }
+            for member in pool.waiting.indices {
+                guard let waiter = pool.waiting[member] else { continue }
+                pool.waiting[member] = nil
+                waiter.completion(.failure(.closed))
+            }
+        }.get()
+    }
+}
+
+public enum BFTClientError: Error, CustomStringConvertible, Equatable {
+    case timedOut(TimeAmount)
+    case busy
+    case closed
+
+    public var description: String {
+        switch self {
+        case .timedOut(let timeout):
+            "no f+1 matching replies within \(timeout.nanoseconds / 1_000_000) ms: is the cluster running and reachable?"
+        case .busy: "a request is already outstanding for this client identity"
+        case .closed: "the client was closed"
+        }
+    }
+}

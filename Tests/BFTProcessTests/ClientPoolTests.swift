@@ -1,0 +1,94 @@
+import BFTClient
+import BFTCore
+import BFTCrypto
+import BFTKeyValue
+import BFTNIO
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+/// Many client identities over one connection per replica (`BFTClientPool`), against real `bftreplica` processes.
+@Suite("Client pool", .serialized)
+struct ClientPoolTests {
+    func key(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    @Test("a client pool: identities sharing one connection per replica each get their own results; a forged request naming one of them does not divert its replies")
+    func sharedConnections() async throws {
+        let cluster = try ProcessCluster()
+        try cluster.startAll()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let members = 8
+        let pool = try BFTClientPool(
+            cluster: cluster.cluster, signers: (0..<members).map { _ in Ed25519Signer() }, suite: SodiumCryptoSuite(),
+            loop: group.next())
+        func run(_ command: KeyValueCommand, as member: Int) async throws -> KeyValueResult {
+            let bytes = try await pool.submit(command.encoded(), as: member, timeout: .seconds(60))
+            return KeyValueResult.decode(bytes) ?? .invalid("undecodable")
+        }
+        // Every identity appends its own digit to its own key, all at once, three rounds: each must get back its
+        // own key's value (replies reach the identity they name, through the one connection they share).
+        for round in 1...3 {
+            try await withThrowingTaskGroup(of: (Int, KeyValueResult).self) { tasks in
+                for member in 0..<members {
+                    tasks.addTask { (member, try await run(.append(key: key("p\(member)"), suffix: key("\(member)")), as: member)) }
+                }
+                for try await (member, result) in tasks {
+                    #expect(result == .value(key(String(repeating: "\(member)", count: round))))
+                }
+            }
+        }
+        for member in 0..<members {
+            #expect(try await run(.get(key: key("p\(member)")), as: member) == .value(key(String(repeating: "\(member)", count: 3))))
+        }
+
+        // An impostor names identity 0 in a request it cannot authenticate, on its own connection to each backup
+        // (backups route replies by the requests they see; the pool's go to the primary only).
+        let victim = pool.ids[0]
+        let forged = Envelope(
+            signing: .request(Request(timestamp: Timestamp(UInt64.max / 2), operation: KeyValueCommand.get(key: key("p0")).encoded())),
+            from: .client(victim), with: Ed25519Signer())
+        let received = ReceivedBytes.Total()
+        var impostors: [Channel] = []
+        for member in cluster.cluster.replicas.dropFirst() {
+            let channel = try await ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ReceivedBytes(received))
+                    }
+                }
+                .connect(host: member.host, port: member.port).get()
+            let bytes = forged.encoded
+            var buffer = channel.allocator.buffer(capacity: bytes.count + 4)
+            buffer.writeInteger(UInt32(bytes.count))
+            buffer.writeBytes(bytes)
+            try await channel.writeAndFlush(buffer).get()
+            impostors.append(channel)
+        }
+        try await Task.sleep(for: .milliseconds(300))  // let the backups read the forged frames first
+        for round in 1...3 {
+            let expected = "000" + String(repeating: "x", count: round)
+            #expect(try await run(.append(key: key("p0"), suffix: key("x")), as: 0) == .value(key(expected)))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(received.count.withLock { $0 } == 0, "no reply for identity 0 went to the impostor's connections")
+        for channel in impostors { try? await channel.close().get() }
+        await pool.close()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// Counts what arrives on the impostor's connections.
+private final class ReceivedBytes: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    final class Total: Sendable { let count = Mutex(0) }
+    let total: Total
+
+    init(_ total: Total) { self.total = total }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let count = unwrapInboundIn(data).readableBytes
+        total.count.withLock { $0 += count }
+    }
+}
