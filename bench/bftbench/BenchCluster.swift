@@ -76,6 +76,7 @@ final class BenchCluster {
             throw BenchError("\(executable) not found: build it first (swift build -c release)")
         }
         metricsPorts = try Self.freePorts(file.replicas.count)
+        let wrapper = Self.profilerWrapper()
         for member in file.replicas {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
@@ -85,6 +86,11 @@ final class BenchCluster {
                 "--sync", settings.sync, "--log-level", "error", "--metrics-port", "\(metricsPorts[Int(member.id)])",
             ]
             if let adversary = settings.adversary, isFaulty(member.id, adversary) { arguments += ["--adversary", adversary] }
+            if let wrapper, wrapper.replicas?.contains(Int(member.id)) ?? true {
+                // Profiling: run this replica under, say, valgrind (BFTBENCH_REPLICA_WRAPPER).
+                process.executableURL = URL(fileURLWithPath: wrapper.command[0])
+                arguments = Array(wrapper.command.dropFirst()) + [executable] + arguments
+            }
             process.arguments = arguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -92,6 +98,17 @@ final class BenchCluster {
             processes.append(process)
             ChildProcesses.started(process.processIdentifier)
         }
+    }
+
+    /// `BFTBENCH_REPLICA_WRAPPER="/usr/bin/valgrind --tool=callgrind"` runs replicas under that command (an absolute
+    /// path first); `BFTBENCH_WRAP_REPLICAS=0,2` limits it to those replica ids (default: every replica).
+    private static func profilerWrapper() -> (command: [String], replicas: Set<Int>?)? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let line = environment["BFTBENCH_REPLICA_WRAPPER"] else { return nil }
+        let command = line.split(separator: " ").map(String.init)
+        guard !command.isEmpty else { return nil }
+        let replicas = environment["BFTBENCH_WRAP_REPLICAS"].map { Set($0.split(separator: ",").compactMap { Int($0) }) }
+        return (command, replicas)
     }
 
     private func startNodes(_ signers: [Ed25519Signer], _ settings: LoadSettings) async throws {

@@ -17,6 +17,9 @@ struct LoadSettings: Codable, Sendable {
     var replicas: Int
     var clients: Int
     var outstanding: Int
+    /// Connections per replica the client loops share (one `BFTClientPool` each); nil in runs recorded before
+    /// pools, where every loop had its own.
+    var connections: Int?
     var requestBytes: Int
     var replyBytes: Int
     var batch: Int
@@ -30,6 +33,7 @@ struct LoadSettings: Codable, Sendable {
 
     var line: String {
         "protocol=\(replication) n=\(replicas) clients=\(clients) outstanding=\(outstanding) "
+            + "connections=\(connections.map(String.init) ?? "one per loop") "
             + "request=\(requestBytes)B reply=\(replyBytes)B batch=\(batch) batch-timeout=\(tickMilliseconds)ms "
             + "auth=\(authentication) adversary=\(adversary ?? "none") sync=\(sync) "
             + "cluster=\(inProcess ? "in-process" : "processes") warmup=\(warmupSeconds)s duration=\(durationSeconds)s"
@@ -48,9 +52,13 @@ struct LoadBench: AsyncParsableCommand {
             Starts n bftreplica processes on loopback (next to this executable; --in-process runs them as \
             ReplicaNodes inside this process instead), then clients × outstanding closed loops (each loop is its own \
             client identity with one request at a time) that send null operations of --request-bytes and get \
-            --reply-bytes back. Nothing is recorded during --warmup; then for --duration every completed request's \
+            --reply-bytes back. The loops share --connections connections per replica (a client process each, with \
+            its requests and the replicas' replies coalesced per loop turn); --connections equal to the loops gives \
+            every loop its own, like separate client processes. Nothing is recorded during --warmup; then for --duration every completed request's \
             latency goes into an HDR histogram. CPU seconds per operation come from /proc (utime + stime over the \
             measured interval), peak memory from VmHWM, view changes from the replicas' view at the end.
+
+            Profiling: BFTBENCH_REPLICA_WRAPPER="/usr/bin/valgrind --tool=callgrind" runs the replica processes             under that command, BFTBENCH_WRAP_REPLICAS=0 only replica 0 (ids separated by commas).
 
             Examples:
               bftbench run --protocol zyzzyva --clients 16
@@ -63,6 +71,8 @@ struct LoadBench: AsyncParsableCommand {
     @Option(help: "Replicas n.") var replicas = 4
     @Option(help: "Client identities.") var clients = 4
     @Option(help: "Requests in flight per client (each its own closed loop).") var outstanding = 1
+    @Option(help: "Connections per replica the loops share (client processes); at most the number of loops.")
+    var connections = 1
     @Option(help: "Bytes of each request's payload (a null operation).") var requestBytes = 0
     @Option(help: "Bytes of each reply.") var replyBytes = 0
     @Option(help: "Most requests per batch.") var batch = 64
@@ -84,6 +94,9 @@ struct LoadBench: AsyncParsableCommand {
         guard (4...64).contains(replicas), clients >= 1, outstanding >= 1, clients * outstanding <= 1024 else {
             throw ValidationError("--replicas 4…64; --clients and --outstanding at least 1, at most 1024 loops")
         }
+        guard connections >= 1, connections <= clients * outstanding else {
+            throw ValidationError("--connections between 1 and clients × outstanding")
+        }
         guard requestBytes >= 0, replyBytes >= 0, requestBytes <= 1 << 20, replyBytes <= 1 << 20 else {
             throw ValidationError("--request-bytes and --reply-bytes between 0 and 1 MiB")
         }
@@ -100,7 +113,7 @@ struct LoadBench: AsyncParsableCommand {
     var settings: LoadSettings {
         LoadSettings(
             replication: replication, replicas: replicas, clients: smoke ? 2 : clients,
-            outstanding: smoke ? 1 : outstanding, requestBytes: requestBytes, replyBytes: replyBytes, batch: batch,
+            outstanding: smoke ? 1 : outstanding, connections: smoke ? 1 : connections, requestBytes: requestBytes, replyBytes: replyBytes, batch: batch,
             tickMilliseconds: batchTimeoutMs, authentication: auth, adversary: adversary, sync: sync,
             inProcess: inProcess, warmupSeconds: smoke ? 0.5 : warmup, durationSeconds: smoke ? 2 : duration)
     }
@@ -130,6 +143,8 @@ struct LoadReport: Codable, Sendable {
     var settings: LoadSettings
     var completed: Int
     var failed: Int
+    /// Requests the clients sent again to every replica after a timeout (absent in runs recorded before pools).
+    var retransmissions: Int?
     var operationsPerSecond: Double
     var latencyMicroseconds: [String: Double]
     var processes: [ProcessFigures]
@@ -140,7 +155,8 @@ struct LoadReport: Codable, Sendable {
     var table: String {
         let latency = ["p50", "p90", "p99", "p99.9"].map { "\($0) \(Self.format(latencyMicroseconds[$0] ?? 0 / 1))" }
         var lines = [
-            "throughput  \(Int(operationsPerSecond)) operations/s (\(completed) completed, \(failed) failed)",
+            "throughput  \(Int(operationsPerSecond)) operations/s (\(completed) completed, \(failed) failed, "
+                + "\(retransmissions ?? 0) retransmitted)",
             "latency µs  " + latency.joined(separator: "  "),
             "views       \(viewChanges) view change(s)",
         ]
@@ -152,13 +168,14 @@ struct LoadReport: Codable, Sendable {
         return lines.joined(separator: "\n")
     }
 
-    static let csvHeader = "protocol,replicas,clients,outstanding,request_bytes,reply_bytes,batch,batch_timeout_ms,"
+    static let csvHeader = "protocol,replicas,clients,outstanding,connections,request_bytes,reply_bytes,batch,batch_timeout_ms,"
         + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed,mean_batch"
 
     var csvRow: String {
         let s = settings
         let fields: [String] = [
-            s.replication.rawValue, "\(s.replicas)", "\(s.clients)", "\(s.outstanding)", "\(s.requestBytes)",
+            s.replication.rawValue, "\(s.replicas)", "\(s.clients)", "\(s.outstanding)",
+            s.connections.map(String.init) ?? "", "\(s.requestBytes)",
             "\(s.replyBytes)", "\(s.batch)", "\(s.tickMilliseconds)", s.authentication, s.adversary ?? "none",
             s.inProcess ? "in-process" : "processes", Self.format(operationsPerSecond),
         ] + ["p50", "p90", "p99", "p99.9"].map { Self.format(latencyMicroseconds[$0] ?? 0) }
@@ -190,66 +207,45 @@ enum LoadRun {
         _ settings: LoadSettings, _ cluster: BenchCluster, _ group: MultiThreadedEventLoopGroup
     ) async throws -> LoadReport {
         let loops = settings.clients * settings.outstanding
-        let clients = try (0..<loops).map { _ in
-            try BFTClient(cluster: cluster.file, signer: Ed25519Signer(), suite: SodiumCryptoSuite(), loop: group.next())
+        let connections = max(1, min(settings.connections ?? loops, loops))
+        let loop = group.next()
+        let pools = try (0..<connections).map { index in
+            let members = loops / connections + (index < loops % connections ? 1 : 0)
+            return try BFTClientPool(
+                cluster: cluster.file, signers: (0..<members).map { _ in Ed25519Signer() }, suite: SodiumCryptoSuite(),
+                loop: loop)
         }
         let operation = KeyValueCommand.null(
             payload: [UInt8](repeating: 0x5a, count: settings.requestBytes), replyBytes: UInt32(settings.replyBytes)
         ).encoded()
-        // The replicas take a moment to connect to each other: one request each before the clock starts.
-        for client in clients { _ = try await client.submit(operation, timeout: .seconds(30)) }
-        let clock = ContinuousClock()
-        let start = clock.now
-        let measureFrom = start + .milliseconds(Int(settings.warmupSeconds * 1000))
-        let end = measureFrom + .milliseconds(Int(settings.durationSeconds * 1000))
-        let progress = Progress()
-        let pids = cluster.measured.map(\.pid)
-        let cpuBefore = Task { () -> [Double] in
-            try? await Task.sleep(until: measureFrom, clock: clock)
-            return pids.map { ProcessStats.cpuSeconds(pid: $0) }
-        }
-        let ticker = Task {
-            while clock.now < end {
-                try? await Task.sleep(for: .seconds(1))
-                let done = progress.completed.load(ordering: .relaxed)
-                let (seconds, attoseconds) = (clock.now - measureFrom).components
-                let elapsed = max(0.5, Double(seconds) + Double(attoseconds) / 1e18)
-                let phase = clock.now < measureFrom ? "warming up" : "\(Int(Double(done) / elapsed)) ops/s so far"
-                FileHandle.standardError.write(Data("\r  \(phase), \(done) measured   ".utf8))
-            }
-        }
-        let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { tasks in
-            for client in clients {
-                tasks.addTask {
-                    var recorded: [UInt64] = []
-                    while clock.now < end {
-                        let sent = clock.now
-                        do {
-                            _ = try await client.submit(operation, timeout: .seconds(10))
-                        } catch {
-                            progress.failed.add(1, ordering: .relaxed)
-                            continue
-                        }
-                        let now = clock.now
-                        guard sent >= measureFrom, now <= end else { continue }
-                        let (seconds, attoseconds) = (now - sent).components
-                        recorded.append(UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000))
-                        progress.completed.add(1, ordering: .relaxed)
-                    }
-                    return recorded
+        // The replicas take a moment to connect to each other: one request per loop, all at once, before the clock.
+        try await withThrowingTaskGroup(of: Void.self) { warmups in
+            for pool in pools {
+                for member in pool.ids.indices {
+                    warmups.addTask { _ = try await pool.submit(operation, as: member, timeout: .seconds(30)) }
                 }
             }
-            var all: [UInt64] = []
-            for try await part in tasks { all += part }
-            return all
+            try await warmups.waitForAll()
         }
+        let start = NIODeadline.now()
+        let measureFrom = start + .milliseconds(Int64(settings.warmupSeconds * 1000))
+        let end = measureFrom + .milliseconds(Int64(settings.durationSeconds * 1000))
+        let recorder = ClosedLoops(operation: operation, measureFrom: measureFrom, end: end)
+        let pids = cluster.measured.map(\.pid)
+        async let cpuBefore: [Double] = {
+            try? await Task.sleep(for: .nanoseconds(max(0, (measureFrom - NIODeadline.now()).nanoseconds)))
+            return pids.map { ProcessStats.cpuSeconds(pid: $0) }
+        }()
+        let ticker = Task { await recorder.showProgress() }
+        let latencies = try await recorder.run(pools, on: loop)
         ticker.cancel()
         FileHandle.standardError.write(Data("\r".utf8))
         let cpuAfter = cluster.measured.map { ProcessStats.cpuSeconds(pid: $0.pid) }
-        let before = await cpuBefore.value
+        let before = await cpuBefore
         let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
         let (views, meanBatch) = cluster.replicaFigures()
-        for client in clients { await client.close() }
+        let retransmissions = try await loop.submit { pools.reduce(0) { $0 + $1.retransmissions } }.get()
+        for pool in pools { await pool.close() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         for latency in latencies { histogram.record(latency) }
         let completed = latencies.count
@@ -263,16 +259,80 @@ enum LoadRun {
             percentiles[name] = Double(histogram.valueAtPercentile(value))
         }
         return LoadReport(
-            settings: settings, completed: completed, failed: progress.failed.load(ordering: .relaxed),
+            settings: settings, completed: completed, failed: recorder.failed.load(ordering: .relaxed),
+            retransmissions: retransmissions,
             operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
             processes: figures, viewChanges: views, meanBatch: meanBatch)
     }
 }
 
-/// Counters the closed loops share with the progress line.
-final class Progress: Sendable {
+/// The closed loops: each identity submits its next request from the previous one's completion, on the pools'
+/// event loop (no thread hop per request); latencies of requests sent and completed inside the measured interval
+/// are kept. State other than the atomics is touched only on that loop.
+final class ClosedLoops: @unchecked Sendable {
+    let operation: [UInt8]
+    let measureFrom: NIODeadline
+    let end: NIODeadline
     let completed = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
+    private var latencies: [UInt64] = []
+    private var running = 0
+    private var finished: EventLoopPromise<[UInt64]>?
+
+    init(operation: [UInt8], measureFrom: NIODeadline, end: NIODeadline) {
+        self.operation = operation
+        self.measureFrom = measureFrom
+        self.end = end
+    }
+
+    func run(_ pools: [BFTClientPool], on loop: EventLoop) async throws -> [UInt64] {
+        let me = UnsafeTransfer(self)
+        return try await loop.flatSubmit {
+            let loops = me.value
+            let promise = loop.makePromise(of: [UInt64].self)
+            loops.finished = promise
+            for pool in pools {
+                for member in pool.ids.indices {
+                    loops.running += 1
+                    loops.next(pool, member)
+                }
+            }
+            return promise.futureResult
+        }.get()
+    }
+
+    private func next(_ pool: BFTClientPool, _ member: Int) {
+        let sent = NIODeadline.now()
+        guard sent < end else {
+            running -= 1
+            if running == 0 { finished?.succeed(latencies) }
+            return
+        }
+        pool.submit(operation, as: member) { [self] result in
+            let now = NIODeadline.now()
+            switch result {
+            case .success:
+                if sent >= measureFrom, now <= end {
+                    latencies.append(UInt64((now - sent).nanoseconds / 1000))
+                    completed.add(1, ordering: .relaxed)
+                }
+            case .failure: failed.add(1, ordering: .relaxed)
+            }
+            next(pool, member)
+        }
+    }
+
+    /// A progress line on standard error, once a second.
+    func showProgress() async {
+        while NIODeadline.now() < end {
+            try? await Task.sleep(for: .seconds(1))
+            if Task.isCancelled { return }
+            let done = completed.load(ordering: .relaxed)
+            let elapsed = max(0.5, Double((NIODeadline.now() - measureFrom).nanoseconds) / 1e9)
+            let phase = NIODeadline.now() < measureFrom ? "warming up" : "\(Int(Double(done) / elapsed)) ops/s so far"
+            FileHandle.standardError.write(Data("\r  \(phase), \(done) measured   ".utf8))
+        }
+    }
 }
 
 /// CPU time and peak memory of a process, from /proc (Linux).
