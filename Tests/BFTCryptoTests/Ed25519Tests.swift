@@ -109,4 +109,32 @@ struct Ed25519Tests {
         // The all-zero point has small order: no key agreement with it.
         #expect(client.sessionKey(with: try #require(PublicKey(bytes: [UInt8](repeating: 0, count: 32)))) == nil)
     }
+
+    @Test("verified-signature memo: a remembered signature passes only over the same bytes; forgeries are still caught")
+    func verifiedSignatures() throws {
+        let suite = SodiumCryptoSuite()
+        let replica = Ed25519Signer()
+        let memo = VerifiedSignatures(capacity: 2)
+        let vote = Envelope(
+            signing: .historyVote(HistoryVote(view: 1, sequence: 5, history: .zero)), from: .replica(1), with: replica)
+        #expect(memo.verify(vote, key: replica.publicKey, suite: suite))
+        #expect(memo.verify(vote, key: replica.publicKey, suite: suite), "remembered")
+        // The same signature over other bytes (another sequence number) is checked, and fails.
+        let moved = Envelope(
+            unverified: .historyVote(HistoryVote(view: 1, sequence: 6, history: .zero)), from: .replica(1),
+            signature: try #require(vote.signature))
+        #expect(!memo.verify(moved, key: replica.publicKey, suite: suite))
+        // A wrong signature over the remembered bytes fails too.
+        let forged = Envelope(
+            unverified: vote.message, from: .replica(1), signature: Signature(checked: [UInt8](repeating: 9, count: 64)))
+        #expect(!memo.verify(forged, key: replica.publicKey, suite: suite))
+        // Past its capacity the memo starts over, and checks again.
+        for sequence in 10..<13 as Range<UInt64> {
+            let other = Envelope(
+                signing: .historyVote(HistoryVote(view: 1, sequence: .init(sequence), history: .zero)),
+                from: .replica(1), with: replica)
+            #expect(memo.verify(other, key: replica.publicKey, suite: suite))
+        }
+        #expect(memo.verify(vote, key: replica.publicKey, suite: suite))
+    }
 }

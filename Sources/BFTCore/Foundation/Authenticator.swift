@@ -84,7 +84,8 @@ public final class SessionKeyCache {
 /// receive the same per-batch history votes (Zyzzyva's commit path) and need not check each one per request.
 /// Bounded: past `capacity` entries it starts over. Not thread-safe: share it only on one thread.
 public final class VerifiedSignatures {
-    private var seen: Set<[UInt8]> = []
+    /// Checked signatures and the bytes each was checked over (which name the signer).
+    private var seen: [Signature: [UInt8]] = [:]
     public let capacity: Int
 
     public init(capacity: Int = 4096) { self.capacity = capacity }
@@ -92,11 +93,10 @@ public final class VerifiedSignatures {
     /// Whether `envelope` is signed by `key`: remembered if it was checked before, else checked now.
     public func verify(_ envelope: Envelope, key: PublicKey, suite: some CryptoSuite) -> Bool {
         guard let signature = envelope.signature else { return false }
-        let entry = envelope.signedBytes + signature.bytes
-        if seen.contains(entry) { return true }
+        if seen[signature] == envelope.signedBytes { return true }
         guard envelope.verify(with: suite, key: key) else { return false }
         if seen.count >= capacity { seen.removeAll(keepingCapacity: true) }
-        seen.insert(entry)
+        seen[signature] = envelope.signedBytes
         return true
     }
 }
