@@ -105,6 +105,7 @@ public final class HMACSessionKey: SessionKey {
     public init(key: [UInt8]) { hmac = HMACSHA256(key: key) }
 
     public func mac(_ message: UnsafeRawBufferPointer) -> MAC {
-        MAC(checked: Array(hmac.mac(message).prefix(MAC.byteCount)))
+        var tag = hmac.tag(message)
+        return withUnsafeBytes(of: &tag) { MAC(checked: UnsafeRawBufferPointer(rebasing: $0.prefix(MAC.byteCount))) }
     }
 }

@@ -39,9 +39,9 @@ struct SHA256Tests {
     }
 }
 
-@Suite("HMAC-SHA256 (libcrypto)")
+@Suite("HMAC-SHA256 (libcrypto's SHA-256)")
 struct HMACTests {
-    /// RFC 4231 test cases 1 and 2.
+    /// RFC 4231 test cases 1, 2 and 6.
     @Test("RFC 4231 vectors")
     func rfc4231() {
         let case1 = HMACSHA256(key: [UInt8](repeating: 0x0b, count: 20))
@@ -52,6 +52,11 @@ struct HMACTests {
         #expect(
             Hex.encode(case2.mac(Array("what do ya want for nothing?".utf8)))
                 == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        // Case 6: a key longer than the block is hashed first.
+        let case6 = HMACSHA256(key: [UInt8](repeating: 0xaa, count: 131))
+        #expect(
+            Hex.encode(case6.mac(Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)))
+                == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
     }
 
     @Test("re-initialising without the key keeps the key: the same MAC every time")

@@ -225,7 +225,7 @@ public enum WireFormat {
         var macs: [MAC] = []
         macs.reserveCapacity(count)
         for _ in 0..<count {
-            macs.append(MAC(checked: Array(try reader.raw(MAC.byteCount))))
+            macs.append(MAC(checked: try reader.raw(MAC.byteCount)))
         }
         return .authenticator(macs)
     }

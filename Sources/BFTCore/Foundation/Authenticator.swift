@@ -10,27 +10,48 @@ public enum ClientAuthentication: String, Hashable, Sendable, CaseIterable, Coda
 }
 
 /// One truncated HMAC-SHA256 tag: 128 bits, ample against forgery (PBFT's implementation used 64-bit UMAC tags).
+/// Held as two words, not an array: a request carries one per replica, and a batch hundreds of requests.
 public struct MAC: Hashable, Sendable {
     public static let byteCount = 16
-    public let bytes: [UInt8]
+    private let high: UInt64
+    private let low: UInt64
 
     /// nil unless exactly 16 bytes.
     public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
-        self.bytes = bytes
+        self.init(checked: bytes)
     }
 
-    /// Wraps a tag a MAC implementation produced; a wrong length there is a programmer error.
-    public init(checked bytes: [UInt8]) {
+    /// Wraps a tag a MAC implementation produced (or a decoder read); a wrong length there is a programmer error.
+    public init(checked bytes: UnsafeRawBufferPointer) {
         precondition(bytes.count == Self.byteCount, "a MAC is 16 bytes, got \(bytes.count)")
-        self.bytes = bytes
+        high = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        low = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+    }
+
+    public init(checked bytes: [UInt8]) {
+        self = bytes.withUnsafeBytes { MAC(checked: $0) }
+    }
+
+    public init(checked bytes: ArraySlice<UInt8>) {
+        self = bytes.withUnsafeBytes { MAC(checked: $0) }
+    }
+
+    /// The 16 bytes, big-endian words.
+    public var bytes: [UInt8] {
+        var words = (high.bigEndian, low.bigEndian)
+        return withUnsafeBytes(of: &words) { Array($0) }
+    }
+
+    /// Appends the 16 bytes.
+    public func write(to bytes: inout [UInt8]) {
+        var words = (high.bigEndian, low.bigEndian)
+        withUnsafeBytes(of: &words) { bytes.append(contentsOf: $0) }
     }
 
     /// Compares in time independent of where the tags differ.
     public func matches(_ other: MAC) -> Bool {
-        var difference: UInt8 = 0
-        for (a, b) in zip(bytes, other.bytes) { difference |= a ^ b }
-        return difference == 0
+        (high ^ other.high) | (low ^ other.low) == 0
     }
 }
 
@@ -43,8 +64,12 @@ public enum Seal: Hashable, Sendable {
     /// The bytes after the signed portion on the wire (see `WireFormat`).
     var encoded: [UInt8] {
         switch self {
-        case .signature(let signature): signature.bytes
-        case .authenticator(let macs): [UInt8(macs.count)] + macs.flatMap(\.bytes)
+        case .signature(let signature): return signature.bytes
+        case .authenticator(let macs):
+            var bytes = [UInt8(macs.count)]
+            bytes.reserveCapacity(1 + macs.count * MAC.byteCount)
+            for mac in macs { mac.write(to: &bytes) }
+            return bytes
         }
     }
 }
