@@ -23,7 +23,7 @@ struct SelfCertifyingClientTests {
     }
 
     @Test("a request that claims a self-certifying id with another key, or carries no key, is rejected",
-          arguments: ["otherKey", "noKey", "configuredRange"])
+          arguments: ["otherKey", "otherKeyAfterGenuine", "noKey", "configuredRange"])
     func rejected(kind: String) throws {
         var cluster = try ScriptedCluster()
         let signer = cluster.registry.signer(secret: 4242)
@@ -31,12 +31,19 @@ struct SelfCertifyingClientTests {
         let victim = ClientID(selfCertifying: signer.publicKey, suite: cluster.suite)
         let (id, key): (ClientID, PublicKey?) =
             switch kind {
-            case "otherKey": (victim, other.publicKey)
+            case "otherKey", "otherKeyAfterGenuine": (victim, other.publicKey)
             case "noKey": (victim, nil)
             default: (ClientID(77), other.publicKey)  // an id below 2^63 must be configured
             }
+        if kind == "otherKeyAfterGenuine" {
+            // The replica has checked (and remembers) the victim's genuine key: the impostor's must still fail.
+            let genuine = Envelope(
+                signing: .request(Request(timestamp: 1, operation: operation, clientKey: signer.publicKey)),
+                from: .client(victim), with: signer)
+            #expect(cluster.deliver(genuine, to: 0).rejections.isEmpty)
+        }
         let request = Envelope(
-            signing: .request(Request(timestamp: 1, operation: operation, clientKey: key)), from: .client(id),
+            signing: .request(Request(timestamp: 2, operation: operation, clientKey: key)), from: .client(id),
             with: other)
         let effects = cluster.deliver(request, to: 0)
         #expect(effects.rejections == [.unknownSender] && effects.messages.isEmpty)

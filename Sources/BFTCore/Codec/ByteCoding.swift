@@ -60,11 +60,11 @@ public struct ByteWriter {
     public mutating func u8(_ value: UInt8) { bytes.append(value) }
 
     public mutating func u32(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     public mutating func u64(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     public mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
@@ -128,8 +128,9 @@ public struct ByteReader {
 
     public mutating func u64() throws(DecodeError) -> UInt64 {
         try need(8)
-        var value: UInt64 = 0
-        for index in position..<position + 8 { value = value << 8 | UInt64(bytes[index]) }
+        let value = bytes.withUnsafeBytes { raw in
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: position - bytes.startIndex, as: UInt64.self))
+        }
         position += 8
         return value
     }

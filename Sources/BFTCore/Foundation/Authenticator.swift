@@ -84,7 +84,8 @@ extension SessionKey {
     public func mac(_ message: [UInt8]) -> MAC { message.withUnsafeBytes { mac($0) } }
 }
 
-/// Session keys by peer public key, built once each. A memo, so copies of a replica or client may share it.
+/// Session keys by peer public key, built once each, and the self-certifying client ids already checked against
+/// their keys. A memo, so copies of a replica or client may share it.
 /// Bounded: past `capacity` peers it starts over, which costs only key agreements (about 50 µs each).
 public final class SessionKeyCache {
     private var keys: [PublicKey: any SessionKey] = [:]
@@ -94,6 +95,17 @@ public final class SessionKeyCache {
     public init(signer: any Signer, capacity: Int = 65_536) {
         self.signer = signer
         self.capacity = capacity
+    }
+
+    private var bound: [ClientID: PublicKey] = [:]
+
+    /// Whether a self-certifying `id` is `key`'s (`ClientID(selfCertifying:)`), remembered once checked.
+    public func isBound(_ id: ClientID, to key: PublicKey, suite: any CryptoSuite) -> Bool {
+        if bound[id] == key { return true }
+        guard ClientID(selfCertifying: key, suite: suite) == id else { return false }
+        if bound.count >= capacity { bound.removeAll(keepingCapacity: true) }
+        bound[id] = key
+        return true
     }
 
     public func key(for peer: PublicKey) -> (any SessionKey)? {

@@ -31,12 +31,8 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     public var bytes: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(Self.byteCount)
-        for word in [w0, w1, w2, w3] {
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> shift)) }
-        }
-        return out
+        var words = (w0.bigEndian, w1.bigEndian, w2.bigEndian, w3.bigEndian)
+        return withUnsafeBytes(of: &words) { Array($0) }
     }
 
     public static func < (a: Digest, b: Digest) -> Bool {

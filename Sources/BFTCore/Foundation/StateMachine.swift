@@ -31,7 +31,10 @@ public struct KeyDirectory: Sendable {
 extension KeyDirectory {
     /// The key that verifies `envelope`: the configured one, or, for a client with a self-certifying id that the
     /// group does not know, the key its request carries, if the id is that key's (`ClientID(selfCertifying:)`).
-    public func verifyingKey(for envelope: Envelope, suite: any CryptoSuite) -> PublicKey? {
+    /// `bindings` remembers ids already checked against their keys (a SHA-256 each time otherwise).
+    public func verifyingKey(
+        for envelope: Envelope, suite: any CryptoSuite, bindings: SessionKeyCache? = nil
+    ) -> PublicKey? {
         if let key = key(of: envelope.sender) { return key }
         let claimed: PublicKey? =
             switch envelope.message {
@@ -39,9 +42,9 @@ extension KeyDirectory {
             case .commitCertificate(let certificate): certificate.clientKey
             default: nil
             }
-        guard case .client(let id) = envelope.sender, id.isSelfCertifying, let key = claimed,
-            ClientID(selfCertifying: key, suite: suite) == id
-        else { return nil }
+        guard case .client(let id) = envelope.sender, id.isSelfCertifying, let key = claimed else { return nil }
+        if let bindings { return bindings.isBound(id, to: key, suite: suite) ? key : nil }
+        guard ClientID(selfCertifying: key, suite: suite) == id else { return nil }
         return key
     }
 }

@@ -63,7 +63,9 @@ extension Replica {
     func isValidRequest(_ envelope: Envelope) -> Bool {
         guard case .request = envelope.message, envelope.sender.clientID != nil else { return false }
         if options.deviations.skipClientSignatureCheck { return true }
-        guard let key = directory.verifyingKey(for: envelope, suite: suite) else { return false }
+        guard let key = directory.verifyingKey(for: envelope, suite: suite, bindings: sessionKeys) else {
+            return false
+        }
         return isAuthentic(envelope, key: key)
     }
 

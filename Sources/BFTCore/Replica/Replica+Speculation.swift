@@ -89,7 +89,9 @@ extension Replica {
     /// certificate that every replica can check.
     mutating func response(_ cached: CachedReply, to request: Envelope) -> Envelope {
         var key: (any SessionKey)?
-        if case .authenticator = request.seal, let client = directory.verifyingKey(for: request, suite: suite) {
+        if case .authenticator = request.seal,
+            let client = directory.verifyingKey(for: request, suite: suite, bindings: sessionKeys)
+        {
             key = sessionKeys.key(for: client)
         }
         let recipient = request.sender.clientID ?? 0

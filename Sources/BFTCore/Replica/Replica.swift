@@ -116,7 +116,7 @@ public struct Replica {
             guard isSpeculative else { return reject(.unexpectedMessage, envelope, effects) }
             var session: (any SessionKey)?
             if case .authenticator = envelope.seal {
-                guard let key = directory.verifyingKey(for: envelope, suite: suite),
+                guard let key = directory.verifyingKey(for: envelope, suite: suite, bindings: sessionKeys),
                     let shared = sessionKeys.key(for: key), envelope.verifyMAC(at: Int(id.rawValue), key: shared)
                 else { return reject(.badSignature, envelope, effects) }
                 session = shared
@@ -124,7 +124,7 @@ public struct Replica {
             handleCommitCertificate(envelope, certificate, session, &effects)
             return effects
         }
-        guard let key = directory.verifyingKey(for: envelope, suite: suite) else {
+        guard let key = directory.verifyingKey(for: envelope, suite: suite, bindings: sessionKeys) else {
             return reject(.unknownSender, envelope, effects)
         }
         // Its own messages come back relayed by retransmission; they carry nothing new.
