@@ -9,6 +9,7 @@ extension ClientSession {
         let key = SpeculativeKey(
             view: response.view, sequence: response.sequence, history: response.history, result: response.result)
         if pending.responses[replica]?.key == key { return ClientStep(rejected: .duplicate) }
+        outstanding = nil  // `pending` alone holds its tables while they change (no copy-on-write)
         pending.responses[replica] = (envelope, key)
         let matching = pending.responses.values.count { $0.key == key }
         guard matching >= configuration.fastQuorum else {
@@ -25,11 +26,13 @@ extension ClientSession {
             (commit.view, commit.sequence, commit.history)
                 == (committing.key.view, committing.key.sequence, committing.key.history)
         else { return ClientStep(rejected: .staleRequest) }
-        guard case .added(let count) = committing.localCommits.add(replica, committing.key) else {
-            return ClientStep(rejected: .duplicate)
-        }
+        // `committing` alone holds its tracker while it changes (no copy-on-write); it goes back either way.
+        outstanding = nil
+        pending.committing = nil
+        let outcome = committing.localCommits.add(replica, committing.key)
         pending.committing = committing
         outstanding = pending
+        guard case .added(let count) = outcome else { return ClientStep(rejected: .duplicate) }
         guard count >= configuration.quorum else { return ClientStep() }
         return complete(committing.key, timestamp: pending.timestamp, fastPath: false)
     }

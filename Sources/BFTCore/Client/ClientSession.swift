@@ -34,6 +34,19 @@ public struct ClientSession {
         /// Speculative protocol: the latest spec-response from each replica, and the certificate sent, if any.
         var responses: [ReplicaID: (envelope: Envelope, key: SpeculativeKey)] = [:]
         var committing: (key: SpeculativeKey, localCommits: QuorumTracker<SpeculativeKey>)?
+
+        /// The protocol's tables sized for one answer per replica up front: they fill on every request, and
+        /// regrowing them showed in the client's profile.
+        init(request: Envelope, timestamp: Timestamp, replicas: Int, speculative: Bool) {
+            self.request = request
+            self.timestamp = timestamp
+            if speculative {
+                responses.reserveCapacity(replicas)
+            } else {
+                results = QuorumTracker(expectedVoters: replicas)
+                views.reserveCapacity(replicas)
+            }
+        }
     }
 
     /// What spec-responses must agree on to count together (Zyzzyva §3.2).
@@ -83,7 +96,9 @@ public struct ClientSession {
             } else {
                 Envelope(signing: message, from: .client(client), with: signer)
             }
-        outstanding = Outstanding(request: request, timestamp: lastTimestamp)
+        outstanding = Outstanding(
+            request: request, timestamp: lastTimestamp, replicas: configuration.replicaCount,
+            speculative: options.replication == .zyzzyva)
         return [Outbound(request, to: .replica(configuration.primary(of: view)))]
     }
 
@@ -122,9 +137,15 @@ public struct ClientSession {
         guard var pending = outstanding, reply.timestamp == pending.timestamp else {
             return ClientStep(rejected: .staleRequest)
         }
+        // `pending` alone holds its tables while they change (no copy-on-write); it goes back unless completed.
+        outstanding = nil
         switch pending.results.add(replica, reply.result) {
-        case .duplicate: return ClientStep(rejected: .duplicate)
-        case .conflicting: return ClientStep(rejected: .conflictingDigest)
+        case .duplicate:
+            outstanding = pending
+            return ClientStep(rejected: .duplicate)
+        case .conflicting:
+            outstanding = pending
+            return ClientStep(rejected: .conflictingDigest)
         case .added(let count):
             pending.views[replica] = reply.view
             let needed = configuration.weakQuorum - (options.deviations.acceptWithFReplies ? 1 : 0)

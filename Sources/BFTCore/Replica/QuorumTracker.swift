@@ -13,6 +13,12 @@ public struct QuorumTracker<Value: Hashable>: Sendable where Value: Sendable {
 
     public init() {}
 
+    /// Room for `voters` votes from the start (no regrowth while they arrive).
+    public init(expectedVoters voters: Int) {
+        votes.reserveCapacity(voters)
+        counts.reserveCapacity(voters)
+    }
+
     public mutating func add(_ voter: ReplicaID, _ value: Value) -> Outcome {
         if let previous = votes[voter] { return previous == value ? .duplicate : .conflicting }
         votes[voter] = value
