@@ -16,6 +16,7 @@ public final class BFTClientPool: @unchecked Sendable {
     public let ids: [ClientID]
     let loop: EventLoop
     let limits: CodecLimits
+    let speculative: Bool
     private var sessions: [ClientSession]
     private let indexOf: [ClientID: Int]
     private var waiting: [(completion: Completion, deadline: NIODeadline, timeout: TimeAmount)?]
@@ -27,6 +28,8 @@ public final class BFTClientPool: @unchecked Sendable {
     public private(set) var refusedReplies = 0
     /// Requests sent again to every replica after a retransmission timeout (PBFT §4.1).
     public private(set) var retransmissions = 0
+    /// Speculative protocol: requests completed by the commit certificate rather than the fast path.
+    public private(set) var commitPathCompletions = 0
 
     /// `signers` are the identities; each id is self-certifying (derived from its key), so the group needs no
     /// registration. `lastTimestamp` must exceed any timestamp these identities used before (the default, the wall
@@ -49,6 +52,7 @@ public final class BFTClientPool: @unchecked Sendable {
         waiting = Array(repeating: nil, count: signers.count)
         self.loop = loop
         limits = cluster.replicaOptions.limits
+        speculative = options.replication == .zyzzyva
         let me = UnsafeTransfer(self)
         loop.execute {
             let pool = me.value
@@ -72,7 +76,9 @@ public final class BFTClientPool: @unchecked Sendable {
     ) {
         guard loop.inEventLoop else {
             let call = UnsafeTransfer((self, completion))
-            return loop.execute { call.value.0.submit(operation, as: member, timeout: timeout, completion: call.value.1) }
+            return loop.execute {
+                call.value.0.submit(operation, as: member, timeout: timeout, completion: call.value.1)
+            }
         }
         guard !closed else { return completion(.failure(.closed)) }
         guard sessions.indices.contains(member), waiting[member] == nil else { return completion(.failure(.busy)) }
@@ -81,7 +87,9 @@ public final class BFTClientPool: @unchecked Sendable {
     }
 
     /// `submit(_:as:timeout:completion:)` for async code.
-    public func submit(_ operation: [UInt8], as member: Int, timeout: TimeAmount = .seconds(10)) async throws -> [UInt8] {
+    public func submit(
+        _ operation: [UInt8], as member: Int, timeout: TimeAmount = .seconds(10)
+    ) async throws -> [UInt8] {
         try await withCheckedThrowingContinuation { continuation in
             submit(operation, as: member, timeout: timeout) { continuation.resume(with: $0) }
         }
@@ -112,6 +120,7 @@ public final class BFTClientPool: @unchecked Sendable {
         let step = sessions[member].receive(envelope)
         if step.rejected != nil { refusedReplies += 1 }
         send(step.messages)
+        if speculative, let completion = step.completion, !completion.fastPath { commitPathCompletions += 1 }
         if let completion = step.completion, let waiter = waiting[member] {
             waiting[member] = nil
             waiter.completion(.success(completion.result))

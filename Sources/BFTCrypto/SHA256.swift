@@ -62,7 +62,8 @@ public final class HMACSHA256 {
     public func tag(_ message: UnsafeRawBufferPointer) -> (UInt64, UInt64, UInt64, UInt64) {
         var out: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         withUnsafeMutableBytes(of: &out) { raw in
-            bft_hmac_sha256(&key, message.baseAddress, message.count, raw.baseAddress?.assumingMemoryBound(to: UInt8.self))
+            let bytes = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            bft_hmac_sha256(&key, message.baseAddress, message.count, bytes)
         }
         return out
     }

@@ -203,7 +203,8 @@ public final class ReplicaNode: @unchecked Sendable {
     }
 
     private func forgetClients(of channel: Channel) {
-        for client in clientsOfChannel.removeValue(forKey: ObjectIdentifier(channel)) ?? [] where clients[client] === channel {
+        let spoken = clientsOfChannel.removeValue(forKey: ObjectIdentifier(channel)) ?? []
+        for client in spoken where clients[client] === channel {
             clients[client] = nil
             metrics.forget(client)
         }
@@ -228,7 +229,9 @@ public final class ReplicaNode: @unchecked Sendable {
         log(host.endOfTurn())
         do {
             let started = NIODeadline.now()
-            if try store.commit() { metrics.storageCommit.recordNanoseconds((NIODeadline.now() - started).nanoseconds) }
+            if try store.commit() {
+                metrics.storageCommit.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            }
         } catch {
             transport.discard()
             fail("storage failed: \(error)")
@@ -263,7 +266,8 @@ public final class ReplicaNode: @unchecked Sendable {
             return
         }
         let key = ObjectIdentifier(channel)
-        var buffer = replies.removeValue(forKey: key)?.buffer ?? channel.allocator.buffer(capacity: max(1024, frame.count + 4))
+        var buffer =
+            replies.removeValue(forKey: key)?.buffer ?? channel.allocator.buffer(capacity: max(1024, frame.count + 4))
         buffer.writeFrame(frame)
         replies[key] = (channel, buffer)
     }

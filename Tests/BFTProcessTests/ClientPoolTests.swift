@@ -14,7 +14,10 @@ import Testing
 struct ClientPoolTests {
     func key(_ text: String) -> [UInt8] { Array(text.utf8) }
 
-    @Test("a client pool: identities sharing one connection per replica each get their own results; a forged request naming one of them does not divert its replies")
+    @Test("""
+        a client pool: identities sharing one connection per replica each get their own results; a forged request \
+        naming one of them does not divert its replies
+        """)
     func sharedConnections() async throws {
         let cluster = try ProcessCluster()
         try cluster.startAll()
@@ -32,7 +35,9 @@ struct ClientPoolTests {
         for round in 1...3 {
             try await withThrowingTaskGroup(of: (Int, KeyValueResult).self) { tasks in
                 for member in 0..<members {
-                    tasks.addTask { (member, try await run(.append(key: key("p\(member)"), suffix: key("\(member)")), as: member)) }
+                    tasks.addTask {
+                        (member, try await run(.append(key: key("p\(member)"), suffix: key("\(member)")), as: member))
+                    }
                 }
                 for try await (member, result) in tasks {
                     #expect(result == .value(key(String(repeating: "\(member)", count: round))))
@@ -40,14 +45,16 @@ struct ClientPoolTests {
             }
         }
         for member in 0..<members {
-            #expect(try await run(.get(key: key("p\(member)")), as: member) == .value(key(String(repeating: "\(member)", count: 3))))
+            let expected = key(String(repeating: "\(member)", count: 3))
+            #expect(try await run(.get(key: key("p\(member)")), as: member) == .value(expected))
         }
 
         // An impostor names identity 0 in a request it cannot authenticate, on its own connection to each backup
         // (backups route replies by the requests they see; the pool's go to the primary only).
         let victim = pool.ids[0]
         let forged = Envelope(
-            signing: .request(Request(timestamp: Timestamp(UInt64.max / 2), operation: KeyValueCommand.get(key: key("p0")).encoded())),
+            signing: .request(
+                Request(timestamp: Timestamp(UInt64.max / 2), operation: KeyValueCommand.get(key: key("p0")).encoded())),
             from: .client(victim), with: Ed25519Signer())
         let received = ReceivedBytes.Total()
         var impostors: [Channel] = []

@@ -118,7 +118,10 @@ struct ClientAuthenticationTests {
         #expect(completion?.result == KeyValueResult.ok.encoded())
     }
 
-    @Test("MAC spec-responses: sealed for the client, each carrying a signed history vote; 2f+1 votes commit; the certificate and the local-commits are MAC'd")
+    @Test("""
+        MAC spec-responses: sealed for the client, each carrying a signed history vote; 2f+1 votes commit; the \
+        certificate and the local-commits are MAC'd
+        """)
     func speculativeMACs() throws {
         var options = Self.macOptions
         options.replication = .zyzzyva

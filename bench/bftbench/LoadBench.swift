@@ -54,11 +54,14 @@ struct LoadBench: AsyncParsableCommand {
             client identity with one request at a time) that send null operations of --request-bytes and get \
             --reply-bytes back. The loops share --connections connections per replica (a client process each, with \
             its requests and the replicas' replies coalesced per loop turn); --connections equal to the loops gives \
-            every loop its own, like separate client processes. Nothing is recorded during --warmup; then for --duration every completed request's \
-            latency goes into an HDR histogram. CPU seconds per operation come from /proc (utime + stime over the \
+            every loop its own, like separate client processes. Nothing is recorded during --warmup; then for \
+            --duration every completed request's latency goes into an HDR histogram. CPU seconds per operation come \
+            from /proc (utime + stime over the \
             measured interval), peak memory from VmHWM, view changes from the replicas' view at the end.
 
-            Profiling: BFTBENCH_REPLICA_WRAPPER="/usr/bin/valgrind --tool=callgrind" runs the replica processes             under that command, BFTBENCH_WRAP_REPLICAS=0 only replica 0 (ids separated by commas).
+            Profiling: BFTBENCH_REPLICA_WRAPPER="/usr/bin/valgrind --tool=callgrind" (any command with an absolute \
+            path) runs the replica processes under that command; BFTBENCH_WRAP_REPLICAS=0 only replica 0 (ids \
+            separated by commas). Or attach perf to a running replica: perf record -e cpu-clock -p PID.
 
             Examples:
               bftbench run --protocol zyzzyva --clients 16
@@ -113,7 +116,8 @@ struct LoadBench: AsyncParsableCommand {
     var settings: LoadSettings {
         LoadSettings(
             replication: replication, replicas: replicas, clients: smoke ? 2 : clients,
-            outstanding: smoke ? 1 : outstanding, connections: smoke ? 1 : connections, requestBytes: requestBytes, replyBytes: replyBytes, batch: batch,
+            outstanding: smoke ? 1 : outstanding, connections: smoke ? 1 : connections, requestBytes: requestBytes,
+            replyBytes: replyBytes, batch: batch,
             tickMilliseconds: batchTimeoutMs, authentication: auth, adversary: adversary, sync: sync,
             inProcess: inProcess, warmupSeconds: smoke ? 0.5 : warmup, durationSeconds: smoke ? 2 : duration)
     }
@@ -145,6 +149,8 @@ struct LoadReport: Codable, Sendable {
     var failed: Int
     /// Requests the clients sent again to every replica after a timeout (absent in runs recorded before pools).
     var retransmissions: Int?
+    /// Zyzzyva: completions by the commit certificate instead of the fast path, over the whole run.
+    var commitPathCompletions: Int?
     var operationsPerSecond: Double
     var latencyMicroseconds: [String: Double]
     var processes: [ProcessFigures]
@@ -159,6 +165,7 @@ struct LoadReport: Codable, Sendable {
                 + "\(retransmissions ?? 0) retransmitted)",
             "latency µs  " + latency.joined(separator: "  "),
             "views       \(viewChanges) view change(s)",
+            "slow path   \(commitPathCompletions ?? 0) completion(s) by commit certificate (zyzzyva; whole run)",
         ]
         if let meanBatch { lines.append("batches     \(Self.format(meanBatch)) requests per batch (replica 0, whole run)") }
         for process in processes {
@@ -168,7 +175,8 @@ struct LoadReport: Codable, Sendable {
         return lines.joined(separator: "\n")
     }
 
-    static let csvHeader = "protocol,replicas,clients,outstanding,connections,request_bytes,reply_bytes,batch,batch_timeout_ms,"
+    static let csvHeader = "protocol,replicas,clients,outstanding,connections,request_bytes,reply_bytes,batch,"
+        + "batch_timeout_ms,"
         + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed,mean_batch"
 
     var csvRow: String {
@@ -244,7 +252,9 @@ enum LoadRun {
         let before = await cpuBefore
         let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
         let (views, meanBatch) = cluster.replicaFigures()
-        let retransmissions = try await loop.submit { pools.reduce(0) { $0 + $1.retransmissions } }.get()
+        let (retransmissions, commitPath) = try await loop.submit {
+            (pools.reduce(0) { $0 + $1.retransmissions }, pools.reduce(0) { $0 + $1.commitPathCompletions })
+        }.get()
         for pool in pools { await pool.close() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         for latency in latencies { histogram.record(latency) }
@@ -260,7 +270,7 @@ enum LoadRun {
         }
         return LoadReport(
             settings: settings, completed: completed, failed: recorder.failed.load(ordering: .relaxed),
-            retransmissions: retransmissions,
+            retransmissions: retransmissions, commitPathCompletions: commitPath,
             operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
             processes: figures, viewChanges: views, meanBatch: meanBatch)
     }
