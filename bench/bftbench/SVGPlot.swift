@@ -12,19 +12,46 @@ enum SVGPlot {
     static let height = 500.0
     static let margin = (left: 80.0, right: 200.0, top: 40.0, bottom: 120.0)
 
-    /// Throughput-latency curves: one polyline per series, points in the order given (growing load).
+    /// A value axis: linear from 0, or logarithmic over whole decades (latencies that span 1 ms to 1 s).
+    struct Scale {
+        var low: Double
+        var high: Double
+        var logarithmic: Bool
+
+        static func linear(max: Double) -> Scale { Scale(low: 0, high: niceCeiling(max), logarithmic: false) }
+
+        static func decades(_ values: [Double]) -> Scale {
+            let positive = values.filter { $0 > 0 }
+            let low = pow(10, floor(log10(positive.min() ?? 1)))
+            let high = max(low * 10, pow(10, ceil(log10(positive.max() ?? 10))))
+            return Scale(low: low, high: high, logarithmic: true)
+        }
+
+        /// Where `value` falls, from 0 (low) to 1 (high).
+        func fraction(_ value: Double) -> Double {
+            guard logarithmic else { return value / high }
+            return (log10(Swift.max(value, low)) - log10(low)) / (log10(high) - log10(low))
+        }
+
+        var ticks: [Double] {
+            guard logarithmic else { return (0...5).map { high * Double($0) / 5 } }
+            return stride(from: log10(low), through: log10(high) + 0.001, by: 1).map { pow(10, $0) }
+        }
+    }
+
+    /// Throughput-latency curves: one polyline per series, points in the order given (growing load); the latency
+    /// axis is logarithmic.
     static func lines(title: String, xLabel: String, yLabel: String, series: [Series]) -> String {
         let xs = series.flatMap { $0.points.map(\.x) }
-        let ys = series.flatMap { $0.points.map(\.y) }
         let xMax = niceCeiling(xs.max() ?? 1)
-        let yMax = niceCeiling(ys.max() ?? 1)
-        var body = axes(title: title, xLabel: xLabel, yLabel: yLabel, xMax: xMax, yMax: yMax)
+        let scale = Scale.decades(series.flatMap { $0.points.map(\.y) })
+        var body = axes(title: title, xLabel: xLabel, yLabel: yLabel + " (log scale)", xMax: xMax, scale: scale)
         for (index, line) in series.enumerated() {
             let colour = palette[index % palette.count]
-            let points = line.points.map { "\(fmt(xPosition($0.x, xMax))),\(fmt(yPosition($0.y, yMax)))" }
+            let points = line.points.map { "\(fmt(xPosition($0.x, xMax))),\(fmt(yPosition($0.y, scale)))" }
             body += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
             for point in line.points {
-                body += "<circle cx=\"\(fmt(xPosition(point.x, xMax)))\" cy=\"\(fmt(yPosition(point.y, yMax)))\" "
+                body += "<circle cx=\"\(fmt(xPosition(point.x, xMax)))\" cy=\"\(fmt(yPosition(point.y, scale)))\" "
                     + "r=\"3.5\" fill=\"\(colour)\"/>\n"
             }
             body += legend(index, line.name, colour)
@@ -34,8 +61,8 @@ enum SVGPlot {
 
     /// Grouped bars: one group per category, one bar per series (values in the categories' order).
     static func bars(title: String, yLabel: String, categories: [String], series: [Series]) -> String {
-        let yMax = niceCeiling(series.flatMap { $0.points.map(\.y) }.max() ?? 1)
-        var body = axes(title: title, xLabel: "", yLabel: yLabel, xMax: nil, yMax: yMax)
+        let scale = Scale.linear(max: series.flatMap { $0.points.map(\.y) }.max() ?? 1)
+        var body = axes(title: title, xLabel: "", yLabel: yLabel, xMax: nil, scale: scale)
         let plotWidth = width - margin.left - margin.right
         let groupWidth = plotWidth / Double(max(1, categories.count))
         let barWidth = groupWidth * 0.8 / Double(max(1, series.count))
@@ -47,7 +74,7 @@ enum SVGPlot {
                 + "transform=\"rotate(-40 \(fmt(labelX)) \(fmt(labelY)))\">\(escape(category))</text>\n"
             for (s, line) in series.enumerated() where index < line.points.count {
                 let value = line.points[index].y
-                let top = yPosition(value, yMax)
+                let top = yPosition(value, scale)
                 body += "<rect x=\"\(fmt(left + Double(s) * barWidth))\" y=\"\(fmt(top))\" width=\"\(fmt(barWidth - 1))\" "
                     + "height=\"\(fmt(height - margin.bottom - top))\" fill=\"\(palette[s % palette.count])\"/>\n"
             }
@@ -62,22 +89,23 @@ enum SVGPlot {
         margin.left + x / xMax * (width - margin.left - margin.right)
     }
 
-    private static func yPosition(_ y: Double, _ yMax: Double) -> Double {
-        height - margin.bottom - y / yMax * (height - margin.top - margin.bottom)
+    private static func yPosition(_ y: Double, _ scale: Scale) -> Double {
+        height - margin.bottom - scale.fraction(y) * (height - margin.top - margin.bottom)
     }
 
-    private static func axes(title: String, xLabel: String, yLabel: String, xMax: Double?, yMax: Double) -> String {
+    private static func axes(title: String, xLabel: String, yLabel: String, xMax: Double?, scale: Scale) -> String {
         let bottom = height - margin.bottom
         let right = width - margin.right
         var text = "<text x=\"\(fmt(width / 2))\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">\(escape(title))</text>\n"
         text += "<line x1=\"\(fmt(margin.left))\" y1=\"\(fmt(bottom))\" x2=\"\(fmt(right))\" y2=\"\(fmt(bottom))\" stroke=\"black\"/>\n"
         text += "<line x1=\"\(fmt(margin.left))\" y1=\"\(fmt(margin.top))\" x2=\"\(fmt(margin.left))\" y2=\"\(fmt(bottom))\" stroke=\"black\"/>\n"
-        for step in 0...5 {
-            let value = yMax * Double(step) / 5
-            let y = yPosition(value, yMax)
+        for value in scale.ticks {
+            let y = yPosition(value, scale)
             text += "<line x1=\"\(fmt(margin.left))\" y1=\"\(fmt(y))\" x2=\"\(fmt(right))\" y2=\"\(fmt(y))\" stroke=\"#ddd\"/>\n"
             text += "<text x=\"\(fmt(margin.left - 6))\" y=\"\(fmt(y + 4))\" font-size=\"11\" text-anchor=\"end\">\(label(value))</text>\n"
-            if let xMax {
+        }
+        if let xMax {
+            for step in 0...5 {
                 let xValue = xMax * Double(step) / 5
                 let x = xPosition(xValue, xMax)
                 text += "<text x=\"\(fmt(x))\" y=\"\(fmt(bottom + 16))\" font-size=\"11\" text-anchor=\"middle\">\(label(xValue))</text>\n"
