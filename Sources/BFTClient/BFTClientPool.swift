@@ -21,6 +21,8 @@ public final class BFTClientPool: @unchecked Sendable {
     private let indexOf: [ClientID: Int]
     private var waiting: [(completion: Completion, deadline: NIODeadline, timeout: TimeAmount)?]
     private var links: [ReplicaID: Link] = [:]
+    /// Identities whose first request went to every replica (see `submit`).
+    private var introduced: [Bool]
     private var ticker: RepeatedTask?
     private var flushScheduled = false
     private var closed = false
@@ -50,6 +52,7 @@ public final class BFTClientPool: @unchecked Sendable {
         ids = sessions.map(\.client)
         indexOf = Dictionary(ids.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
         waiting = Array(repeating: nil, count: signers.count)
+        introduced = Array(repeating: false, count: signers.count)
         self.loop = loop
         limits = cluster.replicaOptions.limits
         speculative = options.replication == .zyzzyva
@@ -83,7 +86,20 @@ public final class BFTClientPool: @unchecked Sendable {
         guard !closed else { return completion(.failure(.closed)) }
         guard sessions.indices.contains(member), waiting[member] == nil else { return completion(.failure(.busy)) }
         waiting[member] = (completion, .now() + timeout, timeout)
-        send(sessions[member].submit(operation))
+        var outbound = sessions[member].submit(operation)
+        if !introduced[member] {
+            // A replica routes a client's replies by the connection its requests come on, and backups see a request
+            // only inside a pre-prepare: an identity's first request also goes to every backup (which relays it to
+            // the primary, PBFT §4.1), or only the primary could answer it until the retransmission timeout.
+            introduced[member] = true
+            let first = outbound.filter { $0.envelope.message.kind == .request }
+            for message in first {
+                for replica in links.keys.sorted() where Destination.replica(replica) != message.destination {
+                    outbound.append(Outbound(message.envelope, to: .replica(replica)))
+                }
+            }
+        }
+        send(outbound)
     }
 
     /// `submit(_:as:timeout:completion:)` for async code.
