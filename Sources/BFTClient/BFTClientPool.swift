@@ -21,7 +21,7 @@ public final class BFTClientPool: @unchecked Sendable {
     private let indexOf: [ClientID: Int]
     private var waiting: [(completion: Completion, deadline: NIODeadline, timeout: TimeAmount)?]
     private var links: [ReplicaID: Link] = [:]
-    /// Identities whose first request went to every replica (see `submit`).
+    /// Identities whose first request on the current connections went to every replica (see `submit`).
     private var introduced: [Bool]
     private var ticker: RepeatedTask?
     private var flushScheduled = false
@@ -63,6 +63,8 @@ public final class BFTClientPool: @unchecked Sendable {
                 let link = Link(
                     host: member.host, port: member.port, loop: loop, maxQueuedBytes: 16 << 20,
                     maximumFrameBytes: pool.limits.maxFrameBytes, onFrame: { me.value.received($0) })
+                // A new connection is unknown to that replica: introduce every identity again on it (see `submit`).
+                link.onConnect = { me.value.introduced = Array(repeating: false, count: me.value.introduced.count) }
                 pool.links[ReplicaID(member.id)] = link
                 link.connect()
             }
@@ -89,8 +91,9 @@ public final class BFTClientPool: @unchecked Sendable {
         var outbound = sessions[member].submit(operation)
         if !introduced[member] {
             // A replica routes a client's replies by the connection its requests come on, and backups see a request
-            // only inside a pre-prepare: an identity's first request also goes to every backup (which relays it to
-            // the primary, PBFT §4.1), or only the primary could answer it until the retransmission timeout.
+            // only inside a pre-prepare: an identity's first request (and its first after any reconnect) also goes
+            // to every backup (which relays it to the primary, PBFT §4.1), or only the primary could answer it
+            // until the retransmission timeout.
             introduced[member] = true
             let first = outbound.filter { $0.envelope.message.kind == .request }
             for message in first {

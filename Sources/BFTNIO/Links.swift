@@ -11,6 +11,8 @@ package final class Link {
     let maxQueuedBytes: Int
     /// Called on the loop for each frame received on this connection (replies, for a client's links).
     let onFrame: (([UInt8]) -> Void)?
+    /// Called on the loop each time a connection is established (first time and after every reconnect).
+    package var onConnect: (() -> Void)?
     let maximumFrameBytes: Int
 
     private(set) var channel: Channel?
@@ -92,6 +94,7 @@ package final class Link {
                 }
                 link.channel = channel
                 link.backoff = .milliseconds(50)
+                link.onConnect?()
                 link.drain()
             case .failure:
                 link.retryLater()
