@@ -62,4 +62,18 @@ struct ConfigurationTests {
     func tooMany() {
         #expect(throws: ConfigurationError.self) { try Configuration(replicas: Configuration.maximumReplicaCount + 1) }
     }
+
+    @Test("quorum counting: one vote per replica; a second vote for another value is an equivocation, not counted")
+    func quorumTrackerCountsOneVotePerReplica() {
+        var tracker = QuorumTracker<[UInt8]>(expectedVoters: 4)
+        #expect(tracker.add(0, [1]) == .added(count: 1))
+        #expect(tracker.add(1, [2]) == .added(count: 1), "another value starts its own count")
+        #expect(tracker.add(2, [1]) == .added(count: 2))
+        #expect(tracker.add(0, [1]) == .duplicate)
+        #expect(tracker.add(0, [2]) == .conflicting, "the first vote stands")
+        #expect(tracker.add(3, [1]) == .added(count: 3))
+        #expect(tracker.count(for: [1]) == 3 && tracker.count(for: [2]) == 1 && tracker.count(for: [3]) == 0)
+        #expect(tracker.vote(of: 0) == [1] && tracker.vote(of: 1) == [2])
+        #expect(tracker.hasVoted(3) && !tracker.hasVoted(4) && tracker.voterCount == 4)
+    }
 }

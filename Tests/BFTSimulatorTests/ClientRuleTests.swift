@@ -13,9 +13,9 @@ struct ClientRuleTests {
 
     private func reply(
         _ cluster: ScriptedCluster, _ timestamp: Timestamp, _ result: [UInt8], by replica: ReplicaID,
-        to client: ClientID = 1
+        to client: ClientID = 1, view: ViewNumber = 0
     ) -> Envelope {
-        cluster.signed(.reply(Reply(view: 0, timestamp: timestamp, client: client, result: result)), by: replica)
+        cluster.signed(.reply(Reply(view: view, timestamp: timestamp, client: client, result: result)), by: replica)
     }
 
     @Test("client f+1 rule: a result is accepted only on f+1 matching replies from distinct replicas")
@@ -30,6 +30,20 @@ struct ClientRuleTests {
         #expect(client.receive(reply(cluster, t, [8], by: 2)).completion == nil, "a mismatched reply does not count")
         #expect(client.receive(reply(cluster, t + 0, [9], by: 3)).completion == Completion(timestamp: t, result: [9]))
         #expect(!client.isBusy)
+    }
+
+    @Test("client view rule: the view learned comes from the replies that agree on the result, not from any reply")
+    func viewFromMatchingReplies() throws {
+        let cluster = try ScriptedCluster()
+        var client = session(cluster)
+        _ = client.submit([1])
+        let t = try #require(client.outstandingTimestamp)
+        // A faulty replica's reply with another result claims a far view; it must not steer the next request.
+        #expect(client.receive(reply(cluster, t, [8], by: 2, view: 50)).completion == nil)
+        #expect(client.receive(reply(cluster, t, [9], by: 1, view: 0)).completion == nil)
+        #expect(client.receive(reply(cluster, t, [9], by: 3, view: 1)).completion == Completion(timestamp: t, result: [9]))
+        #expect(client.view == 1)
+        #expect(client.submit([2]).map(\.destination) == [.replica(1)], "the next request goes to view 1's primary")
     }
 
     @Test("client rules: replies with a bad signature or for another request are refused")

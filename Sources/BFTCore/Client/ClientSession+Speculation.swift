@@ -3,18 +3,23 @@ extension ClientSession {
     /// A spec-response counts with those that match it in view, sequence number, history and result; 3f+1 of them
     /// complete the request at once (the fast path).
     mutating func receive(_ response: SpecResponse, _ envelope: Envelope, from replica: ReplicaID) -> ClientStep {
-        guard var pending = outstanding, response.timestamp == pending.timestamp else {
-            return ClientStep(rejected: .staleRequest)
-        }
         let key = SpeculativeKey(
             view: response.view, sequence: response.sequence, history: response.history, result: response.result)
-        if pending.responses[replica]?.key == key { return ClientStep(rejected: .duplicate) }
-        outstanding = nil  // `pending` alone holds its tables while they change (no copy-on-write)
-        pending.responses[replica] = (envelope, key)
-        let matching = pending.responses.values.count { $0.key == key }
+        guard response.timestamp == outstanding?.timestamp else { return ClientStep(rejected: .staleRequest) }
+        if outstanding?.responses.contains(where: { $0.replica == replica && $0.key == key }) == true {
+            return ClientStep(rejected: .duplicate)
+        }
+        // Taken out, `pending` alone holds its tables while they change (no copy-on-write).
+        guard var pending = outstanding.take() else { return ClientStep(rejected: .staleRequest) }
+        if let earlier = pending.responses.firstIndex(where: { $0.replica == replica }) {
+            pending.responses[earlier] = (replica, envelope, key)
+        } else {
+            pending.responses.append((replica, envelope, key))
+        }
+        let matching = pending.responses.count { $0.key == key }
         guard matching >= configuration.fastQuorum else {
             let early = options.adaptiveCommit && fastPathFailing ? startCommit(&pending) : []
-            outstanding = pending
+            outstanding = consume pending
             return ClientStep(messages: early)
         }
         return complete(key, timestamp: pending.timestamp, fastPath: true)
@@ -22,19 +27,18 @@ extension ClientSession {
 
     /// 2f+1 local-commits for the certificate this client sent complete the request.
     mutating func receive(_ commit: LocalCommit, from replica: ReplicaID) -> ClientStep {
-        guard var pending = outstanding, commit.timestamp == pending.timestamp, var committing = pending.committing,
-            (commit.view, commit.sequence, commit.history)
-                == (committing.key.view, committing.key.sequence, committing.key.history)
+        guard commit.timestamp == outstanding?.timestamp, let expected = outstanding?.committing?.key,
+            (commit.view, commit.sequence, commit.history) == (expected.view, expected.sequence, expected.history),
+            var pending = outstanding.take(), var committing = pending.committing.take()
         else { return ClientStep(rejected: .staleRequest) }
         // `committing` alone holds its tracker while it changes (no copy-on-write); it goes back either way.
-        outstanding = nil
-        pending.committing = nil
         let outcome = committing.localCommits.add(replica, committing.key)
+        let timestamp = pending.timestamp
         pending.committing = committing
         outstanding = pending
         guard case .added(let count) = outcome else { return ClientStep(rejected: .duplicate) }
         guard count >= configuration.quorum else { return ClientStep() }
-        return complete(committing.key, timestamp: pending.timestamp, fastPath: false)
+        return complete(committing.key, timestamp: timestamp, fastPath: false)
     }
 
     /// Sends 2f+1 matching spec-responses to every replica as a commit certificate, once per request (Zyzzyva
@@ -68,7 +72,7 @@ extension ClientSession {
     /// 2f+1 matching spec-responses, if the client holds them (the most common key; ties by replica order), as
     /// votes every replica can check: signed spec-responses, or the signed history votes MAC-sealed ones carry.
     func commitCertificate(_ pending: Outstanding) -> (key: SpeculativeKey, responses: [Envelope])? {
-        let ordered = pending.responses.keys.sorted().compactMap { pending.responses[$0] }
+        let ordered = pending.responses.sorted { $0.replica < $1.replica }
         for candidate in ordered {
             let matching = ordered.filter { $0.key == candidate.key }
             guard matching.count >= configuration.quorum else { continue }

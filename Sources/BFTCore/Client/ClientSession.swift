@@ -27,16 +27,17 @@ public struct ClientSession {
     struct Outstanding {
         var request: Envelope
         var timestamp: Timestamp
+        /// The replies' results, counted per replica, and the view each reply named.
         var results = QuorumTracker<[UInt8]>()
-        var views: [ReplicaID: ViewNumber] = [:]
+        var views: [(replica: ReplicaID, view: ViewNumber)] = []
         var ticksWaiting: UInt64 = 0
         var retransmissions = 0
         /// Speculative protocol: the latest spec-response from each replica, and the certificate sent, if any.
-        var responses: [ReplicaID: (envelope: Envelope, key: SpeculativeKey)] = [:]
+        var responses: [(replica: ReplicaID, envelope: Envelope, key: SpeculativeKey)] = []
         var committing: (key: SpeculativeKey, localCommits: QuorumTracker<SpeculativeKey>)?
 
         /// The protocol's tables sized for one answer per replica up front: they fill on every request, and
-        /// regrowing them showed in the client's profile.
+        /// regrowing them showed in the client's profile. They are lists, not dictionaries: at most n entries.
         init(request: Envelope, timestamp: Timestamp, replicas: Int, speculative: Bool) {
             self.request = request
             self.timestamp = timestamp
@@ -104,16 +105,16 @@ public struct ClientSession {
 
     /// Handles a reply. Returns the completion once f+1 distinct replicas sent the same result.
     public mutating func receive(_ envelope: Envelope) -> ClientStep {
-        guard let replica = envelope.sender.replicaID, let key = directory.key(of: envelope.sender) else {
+        guard let replica = envelope.sender.replicaID, configuration.isReplica(replica) else {
             return ClientStep(rejected: .unknownSender)
         }
         // Cheap check first: once f+1 matching replies completed a request the others arrive for no outstanding
         // request, and are dropped without paying for a signature verification.
         guard envelope.message.addressee == client else { return ClientStep(rejected: .wrongClient) }
-        guard let pending = outstanding, envelope.message.answeredTimestamp == pending.timestamp else {
+        guard let timestamp = outstanding?.timestamp, envelope.message.answeredTimestamp == timestamp else {
             return ClientStep(rejected: .staleRequest)
         }
-        guard isAuthentic(envelope, from: replica, key: key) else { return ClientStep(rejected: .badSignature) }
+        guard isAuthentic(envelope, from: replica) else { return ClientStep(rejected: .badSignature) }
         switch envelope.message {
         case .reply(let reply) where options.replication == .pbft: return receive(reply, from: replica)
         case .specResponse(let response) where options.replication == .zyzzyva:
@@ -124,9 +125,11 @@ public struct ClientSession {
     }
 
     /// Signed, or in MAC mode a PBFT reply with the one MAC for this client.
-    private func isAuthentic(_ envelope: Envelope, from replica: ReplicaID, key: PublicKey) -> Bool {
+    private func isAuthentic(_ envelope: Envelope, from replica: ReplicaID) -> Bool {
         switch envelope.seal {
-        case .signature: return envelope.verify(with: suite, key: key)
+        case .signature:
+            guard let key = directory.key(of: .replica(replica)) else { return false }
+            return envelope.verify(with: suite, key: key)
         case .authenticator(let macs):
             guard let replicaKeys, macs.count == 1, Int(replica.rawValue) < replicaKeys.count else { return false }
             return envelope.verifyMAC(at: 0, key: replicaKeys[Int(replica.rawValue)])
@@ -134,29 +137,28 @@ public struct ClientSession {
     }
 
     private mutating func receive(_ reply: Reply, from replica: ReplicaID) -> ClientStep {
-        guard var pending = outstanding, reply.timestamp == pending.timestamp else {
+        // Taken out, `pending` alone holds its tables while they change (no copy); it goes back unless completed.
+        guard reply.timestamp == outstanding?.timestamp, var pending = outstanding.take() else {
             return ClientStep(rejected: .staleRequest)
         }
-        // `pending` alone holds its tables while they change (no copy-on-write); it goes back unless completed.
-        outstanding = nil
         switch pending.results.add(replica, reply.result) {
         case .duplicate:
-            outstanding = pending
+            outstanding = consume pending
             return ClientStep(rejected: .duplicate)
         case .conflicting:
-            outstanding = pending
+            outstanding = consume pending
             return ClientStep(rejected: .conflictingDigest)
         case .added(let count):
-            pending.views[replica] = reply.view
+            pending.views.append((replica, reply.view))
             let needed = configuration.weakQuorum - (options.deviations.acceptWithFReplies ? 1 : 0)
             guard count >= needed else {
-                outstanding = pending
+                outstanding = consume pending
                 return ClientStep()
             }
-            // The matching replies name the view; at least one of them is correct, so the highest is real.
-            let matching = configuration.replicas.filter { pending.views[$0] != nil }
-            view = max(view, matching.compactMap { pending.views[$0] }.max() ?? view)
-            outstanding = nil
+            // The view the client learns: the highest that a reply with the accepted result named.
+            for (voter, named) in pending.views where pending.results.vote(of: voter) == reply.result {
+                view = max(view, named)
+            }
             return ClientStep(completion: Completion(timestamp: pending.timestamp, result: reply.result))
         }
     }
@@ -168,10 +170,13 @@ public struct ClientSession {
     /// others relay it to the primary. Under the speculative protocol, `commitTicks` in, 2f+1 matching
     /// spec-responses go to every replica as a commit certificate (Zyzzyva §3.3).
     public mutating func tick() -> [Outbound] {
-        guard var pending = outstanding else { return [] }
-        pending.ticksWaiting += 1
+        // A pool ticks every identity on every tick: count in place, and take `pending` out only to act.
+        guard let waited = outstanding?.ticksWaiting else { return [] }
+        outstanding?.ticksWaiting = waited + 1
+        let committing = options.replication == .zyzzyva && waited + 1 >= options.commitTicks
+        guard committing || waited + 1 >= options.retransmitTicks, var pending = outstanding.take() else { return [] }
         defer { outstanding = pending }
-        if options.replication == .zyzzyva, pending.ticksWaiting >= options.commitTicks {
+        if committing {
             let certificate = startCommit(&pending)
             if !certificate.isEmpty { return certificate }
         }
