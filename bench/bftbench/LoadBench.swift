@@ -157,6 +157,9 @@ struct LoadReport: Codable, Sendable {
     var viewChanges: UInt64
     /// Requests per sequence number at replica 0 over the whole run (processes only).
     var meanBatch: Double?
+    /// Share of the machine's CPU time the hypervisor gave to other guests during the measured interval (steal in
+    /// /proc/stat), in percent: on a shared VM the figures above are only comparable between runs with similar steal.
+    var stealPercent: Double?
 
     var table: String {
         let latency = ["p50", "p90", "p99", "p99.9"].map { "\($0) \(Self.format(latencyMicroseconds[$0] ?? 0 / 1))" }
@@ -168,6 +171,9 @@ struct LoadReport: Codable, Sendable {
             "slow path   \(commitPathCompletions ?? 0) completion(s) by commit certificate (zyzzyva; whole run)",
         ]
         if let meanBatch { lines.append("batches     \(Self.format(meanBatch)) requests per batch (replica 0, whole run)") }
+        if let stealPercent {
+            lines.append("machine     \(Self.format(stealPercent)) % of CPU time stolen by the host while measuring")
+        }
         for process in processes {
             lines.append("  \(process.name): \(Self.format(process.cpuMicrosecondsPerOperation)) µs CPU/op, "
                 + "peak memory \(Self.format(process.peakMemoryMegabytes)) MB")
@@ -177,7 +183,7 @@ struct LoadReport: Codable, Sendable {
 
     static let csvHeader = "protocol,replicas,clients,outstanding,connections,request_bytes,reply_bytes,batch,"
         + "batch_timeout_ms,"
-        + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed,mean_batch"
+        + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed,mean_batch,steal_pct"
 
     var csvRow: String {
         let s = settings
@@ -187,7 +193,7 @@ struct LoadReport: Codable, Sendable {
             "\(s.replyBytes)", "\(s.batch)", "\(s.tickMilliseconds)", s.authentication, s.adversary ?? "none",
             s.inProcess ? "in-process" : "processes", Self.format(operationsPerSecond),
         ] + ["p50", "p90", "p99", "p99.9"].map { Self.format(latencyMicroseconds[$0] ?? 0) }
-            + ["\(viewChanges)", "\(failed)", meanBatch.map(Self.format) ?? ""]
+            + ["\(viewChanges)", "\(failed)", meanBatch.map(Self.format) ?? "", stealPercent.map(Self.format) ?? ""]
         return fields.joined(separator: ",")
     }
 
@@ -240,16 +246,17 @@ enum LoadRun {
         let end = measureFrom + .milliseconds(Int64(settings.durationSeconds * 1000))
         let recorder = ClosedLoops(operation: operation, measureFrom: measureFrom, end: end)
         let pids = cluster.measured.map(\.pid)
-        async let cpuBefore: [Double] = {
+        async let cpuBefore: (processes: [Double], machine: ProcessStats.MachineTicks?) = {
             try? await Task.sleep(for: .nanoseconds(max(0, (measureFrom - NIODeadline.now()).nanoseconds)))
-            return pids.map { ProcessStats.cpuSeconds(pid: $0) }
+            return (pids.map { ProcessStats.cpuSeconds(pid: $0) }, ProcessStats.machineTicks())
         }()
         let ticker = Task { await recorder.showProgress() }
         let latencies = try await recorder.run(pools, on: loop)
         ticker.cancel()
         FileHandle.standardError.write(Data("\r".utf8))
         let cpuAfter = cluster.measured.map { ProcessStats.cpuSeconds(pid: $0.pid) }
-        let before = await cpuBefore
+        let machineAfter = ProcessStats.machineTicks()
+        let (before, machineBefore) = await cpuBefore
         let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
         let (views, meanBatch) = cluster.replicaFigures()
         let (retransmissions, commitPath) = try await loop.submit {
@@ -272,7 +279,8 @@ enum LoadRun {
             settings: settings, completed: completed, failed: recorder.failed.load(ordering: .relaxed),
             retransmissions: retransmissions, commitPathCompletions: commitPath,
             operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
-            processes: figures, viewChanges: views, meanBatch: meanBatch)
+            processes: figures, viewChanges: views, meanBatch: meanBatch,
+            stealPercent: machineBefore.flatMap { from in machineAfter.map { $0.stealPercent(since: from) } })
     }
 }
 
@@ -345,8 +353,29 @@ final class ClosedLoops: @unchecked Sendable {
     }
 }
 
-/// CPU time and peak memory of a process, from /proc (Linux).
+/// CPU time and peak memory of a process, and the machine's stolen time, from /proc (Linux).
 enum ProcessStats {
+    /// The machine's CPU time so far, in clock ticks: all of it, and the part stolen by the hypervisor.
+    struct MachineTicks {
+        var total: Double
+        var steal: Double
+
+        func stealPercent(since earlier: MachineTicks) -> Double {
+            let total = self.total - earlier.total
+            return total > 0 ? (steal - earlier.steal) * 100 / total : 0
+        }
+    }
+
+    /// The "cpu" line of /proc/stat: user nice system idle iowait irq softirq steal (guest time is inside user).
+    static func machineTicks() -> MachineTicks? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
+        else { return nil }
+        let ticks = line.split(separator: " ").dropFirst().prefix(8).compactMap { Double($0) }
+        guard ticks.count == 8 else { return nil }
+        return MachineTicks(total: ticks.reduce(0, +), steal: ticks[7])
+    }
+
     /// utime + stime in seconds (fields 14 and 15 of /proc/PID/stat, in clock ticks).
     static func cpuSeconds(pid: Int32) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

@@ -121,7 +121,7 @@ struct SweepBench: AsyncParsableCommand {
         print("  [\(position)] \(settings.replication) batch=\(settings.batch) clients=\(settings.clients) "
             + "adversary=\(settings.adversary ?? "none"): \(Int(report.operationsPerSecond)) ops/s, "
             + "p50 \(p50) ms, p99 \(p99) ms, batches \(report.meanBatch.map(LoadReport.format) ?? "?"), "
-            + "view changes \(report.viewChanges)")
+            + "view changes \(report.viewChanges), host steal \(report.stealPercent.map(LoadReport.format) ?? "?") %")
         fflush(nil)  // one line per run as it ends, also when the output goes to a file
         return report
     }

@@ -7,12 +7,13 @@ struct SweepSummary {
     let protocols: [ReplicationProtocol]
 
     var text: String {
-        var lines = ["load grid (fault-free)", row("protocol", "auth", "batch", "clients", "ops/s", "p50 ms", "p99 ms", "requests/batch")]
+        var lines = ["load grid (fault-free)", row("protocol", "auth", "batch", "clients", "ops/s", "p50 ms", "p99 ms", "requests/batch", "steal %")]
         for report in load {
             let s = report.settings
             lines.append(row(
                 "\(s.replication)", s.authentication, "\(s.batch)", "\(s.clients)", "\(Int(report.operationsPerSecond))",
-                milliseconds(report, "p50"), milliseconds(report, "p99"), report.meanBatch.map(LoadReport.format) ?? "?"))
+                milliseconds(report, "p50"), milliseconds(report, "p99"), report.meanBatch.map(LoadReport.format) ?? "?",
+                report.stealPercent.map(LoadReport.format) ?? "?"))
         }
         lines.append("")
         lines += comparison()
