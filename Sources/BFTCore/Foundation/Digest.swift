@@ -47,6 +47,10 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
     public static let byteCount = 64
     public let bytes: [UInt8]
 
+    /// One combine of the raw bytes: the synthesized hash fed the hasher one byte at a time, which showed in the
+    /// profile of the replicas' dictionaries keyed by it.
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+
     /// nil unless exactly 64 bytes.
     public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
@@ -66,6 +70,10 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
 public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
     public static let byteCount = 32
     public let bytes: [UInt8]
+
+    /// One combine of the raw bytes: the synthesized hash fed the hasher one byte at a time, which showed in the
+    /// profile of the replicas' dictionaries keyed by it.
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 
     public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
