@@ -7,7 +7,7 @@ import Foundation
 ///     {
 ///       "format": "bft-cluster-v1",
 ///       "protocol": "pbft",                      (or "zyzzyva": the speculative fast path)
-///       "clientAuthentication": "signatures",    (or "macs": MAC authenticators; optional, signatures if absent)
+///       "clientAuthentication": "signatures",    (or "macs", "signed-requests"; optional, signatures if absent)
 ///       "faultTolerance": 1,
 ///       "replicas": [ { "id": 0, "host": "127.0.0.1", "port": 7100, "publicKey": "<64 hex digits>" }, … ],
 ///       "checkpointInterval": 128, "logWindow": 256, "maxBatchRequests": 64,
@@ -33,7 +33,7 @@ public struct ClusterFile: Codable, Hashable, Sendable {
     public static let currentFormat = "bft-cluster-v1"
     public var format = ClusterFile.currentFormat
     public var `protocol` = "pbft"
-    /// "signatures" or "macs"; absent means signatures (files written before MAC authenticators existed).
+    /// "signatures", "macs" or "signed-requests"; absent means signatures (files written before MAC authenticators).
     public var clientAuthentication: String?
     public var faultTolerance: Int
     public var replicas: [Member]

@@ -83,7 +83,7 @@ public struct SimulationOptions {
         if replicaOptions.checkpointInterval != ReplicaOptions().checkpointInterval {
             text += " --checkpoint-interval \(replicaOptions.checkpointInterval)"
         }
-        if clientAuthentication == .macs { text += " --client-auth macs" }
+        if clientAuthentication != .signatures { text += " --client-auth \(clientAuthentication.rawValue)" }
         if realCrypto != nil { text += " --real-crypto" }
         if let adversary { text += " --adversary \(adversary.name) --faulty \(adversary.faulty)" }
         return text

@@ -49,8 +49,10 @@ struct InitCommand: ParsableCommand {
     @Option(
         name: .customLong("client-auth"),
         help: """
-            How clients authenticate requests and replicas replies: signatures (Ed25519), or macs (one HMAC per \
-            replica, PBFT's authenticators: much cheaper, but only the addressee can check a MAC).
+            How clients authenticate requests and replicas replies: signatures (Ed25519 both ways), macs (one HMAC \
+            per replica, PBFT's authenticators: much cheaper, but only the addressee can check a MAC), or \
+            signed-requests (Ed25519 requests, replies MAC'd for their client: no faulty client can split the \
+            replicas, at about half the cost of signatures).
             """)
     var clientAuthentication: ClientAuthentication = .signatures
 

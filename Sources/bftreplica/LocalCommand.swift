@@ -22,7 +22,7 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Number of replicas n.") var replicas = 4
     @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft, or zyzzyva (the speculative fast path).")
     var replication: ReplicationProtocol = .pbft
-    @Option(name: .customLong("client-auth"), help: "Client authentication: signatures or macs (see 'init --help').")
+    @Option(name: .customLong("client-auth"), help: "Client authentication: signatures, macs or signed-requests (see 'init --help').")
     var clientAuthentication: ClientAuthentication = .signatures
     @Option(help: "Port of replica 0; replica i gets base-port + i.") var basePort = 7100
     @Option(help: "Directory for the cluster file, keys and data (default: a new temporary directory).")

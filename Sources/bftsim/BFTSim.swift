@@ -35,7 +35,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("protocol"), help: "Agreement protocol: pbft, or zyzzyva (the speculative fast path).")
     var replication: ReplicationProtocol = .pbft
 
-    @Option(name: .customLong("client-auth"), help: "Client authentication: signatures, or macs (authenticators).")
+    @Option(name: .customLong("client-auth"), help: "Client authentication: signatures, macs (authenticators), or signed-requests (replies MAC'd).")
     var clientAuthentication: ClientAuthentication = .signatures
 
     @Option(name: .customLong("events"), help: ArgumentHelp("With --seed: print what replica R executed, and its "

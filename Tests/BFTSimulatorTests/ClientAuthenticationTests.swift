@@ -7,9 +7,11 @@ import Testing
 /// replica checks only its own entry, and a reply carries one MAC for its client.
 @Suite("Client authentication rules")
 struct ClientAuthenticationTests {
-    static var macOptions: ReplicaOptions {
+    static var macOptions: ReplicaOptions { options(.macs) }
+
+    static func options(_ authentication: ClientAuthentication) -> ReplicaOptions {
         var options = ReplicaOptions()
-        options.clientAuthentication = .macs
+        options.clientAuthentication = authentication
         return options
     }
 
@@ -72,9 +74,11 @@ struct ClientAuthenticationTests {
         #expect(prepares(cluster.deliver(prePrepare, to: 2)).count == 1, "backup 2's entry is intact")
     }
 
-    @Test("client authentication setting: a cluster in signature mode refuses MAC-authenticated requests")
-    func signatureModeRefusesAuthenticators() throws {
-        var cluster = try ScriptedCluster()
+    @Test(
+        "client authentication setting: a cluster that wants signed requests refuses MAC-authenticated ones",
+        arguments: [ClientAuthentication.signatures, .signedRequests])
+    func signatureModeRefusesAuthenticators(_ setting: ClientAuthentication) throws {
+        var cluster = try ScriptedCluster(options: Self.options(setting))
         var client = session(cluster)
         let request = try #require(client.submit([1]).first).envelope
         let effects = cluster.deliver(request, to: 0)
@@ -82,11 +86,14 @@ struct ClientAuthenticationTests {
         #expect(prePrepares(cluster.tickAfter(effects, at: 0)).isEmpty)
     }
 
-    @Test("MAC replies: the client accepts f+1 replies sealed for it, and refuses one sealed under another pair's key")
-    func replyMACs() throws {
-        var cluster = try ScriptedCluster(options: Self.macOptions)
-        var client = session(cluster)
+    @Test(
+        "MAC replies: the client accepts f+1 replies sealed for it, and refuses one sealed under another pair's key",
+        arguments: [ClientAuthentication.macs, .signedRequests])
+    func replyMACs(_ setting: ClientAuthentication) throws {
+        var cluster = try ScriptedCluster(options: Self.options(setting))
+        var client = session(cluster, setting)
         let request = try #require(client.submit(KeyValueCommand.put(key: [1], value: [2]).encoded()).first).envelope
+        #expect((request.signature != nil) == (setting == .signedRequests), "signed-requests mode signs the request")
         let prePrepare = try #require(prePrepares(cluster.tickAfter(cluster.deliver(request, to: 0), at: 0)).first)
         // Run the normal case by hand: everyone prepares and commits, then each replica replies.
         var outbox: [Envelope] = []
@@ -120,15 +127,15 @@ struct ClientAuthenticationTests {
 
     @Test("""
         MAC spec-responses: sealed for the client, each carrying a signed history vote; 2f+1 votes commit; the \
-        certificate and the local-commits are MAC'd
-        """)
-    func speculativeMACs() throws {
-        var options = Self.macOptions
+        certificate is MAC'd (signed in signed-requests mode) and the local-commits are MAC'd
+        """, arguments: [ClientAuthentication.macs, .signedRequests])
+    func speculativeMACs(_ setting: ClientAuthentication) throws {
+        var options = Self.options(setting)
         options.replication = .zyzzyva
         var cluster = try ScriptedCluster(options: options)
         var client = ClientSession(
             client: 1, configuration: cluster.configuration,
-            options: ClientOptions(replication: .zyzzyva, authentication: .macs), directory: cluster.directory,
+            options: ClientOptions(replication: .zyzzyva, authentication: setting), directory: cluster.directory,
             suite: cluster.suite, signer: cluster.clientSigners[1]!)
         let request = try #require(client.submit(SpeculativeRuleTests.put("v")).first).envelope
         let (responses, _) = SpeculativeRuleTests.order(request, in: &cluster, to: [1, 2])
@@ -149,13 +156,14 @@ struct ClientAuthenticationTests {
             return
         }
         #expect(carried.responses.allSatisfy { $0.message.kind == .historyVote }, "votes every replica can check")
-        guard case .authenticator(let entries) = commit.seal else {
-            Issue.record("a MAC-mode commit certificate carries an authenticator, not a signature")
-            return
+        switch (setting, commit.seal) {
+        case (.macs, .authenticator(let entries)):
+            #expect(entries.count == 4)
+            let tampered = try corrupting(commit, entryOf: 0)
+            #expect(cluster.deliver(tampered, to: 0).rejections == [.badSignature], "replica 0 checks its own entry")
+        case (.signedRequests, .signature): break
+        default: Issue.record("\(setting): the commit certificate is sealed like a request, got \(commit.seal)")
         }
-        #expect(entries.count == 4)
-        let tampered = try corrupting(commit, entryOf: 0)
-        #expect(cluster.deliver(tampered, to: 0).rejections == [.badSignature], "replica 0 checks its own entry")
         var completion: Completion?
         for replica: ReplicaID in [0, 1, 2] {
             let localCommits = cluster.deliver(commit, to: replica).sent(.localCommit)
@@ -179,6 +187,18 @@ struct ClientAuthenticationTests {
         let (totals, failures) = try NemesisSweepTests.sweep(1...20, options)
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
         #expect(totals.completedRequests == 20 * options.clients * options.requestsPerClient)
+    }
+
+    @Test(
+        "signed-requests mode, 10 nemesis seeds per protocol: no violation, every request completes",
+        arguments: [ReplicationProtocol.pbft, .zyzzyva])
+    func signedRequestsSweep(_ replication: ReplicationProtocol) throws {
+        var options = NemesisSweepTests.nemesis()
+        options.replication = replication
+        options.clientAuthentication = .signedRequests
+        let (totals, failures) = try NemesisSweepTests.sweep(1...10, options)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        #expect(totals.completedRequests == 10 * options.clients * options.requestsPerClient)
     }
 
     @Test("MAC mode, 30 nemesis seeds and the real HMAC-SHA256 and X25519 on 2: no violation, every request completes")

@@ -80,7 +80,11 @@ struct LoadBench: AsyncParsableCommand {
     @Option(help: "Bytes of each reply.") var replyBytes = 0
     @Option(help: "Most requests per batch.") var batch = 64
     @Option(help: "Batch timeout: the replicas' tick in milliseconds.") var batchTimeoutMs = 10
-    @Option(help: "Client authentication: signatures (Ed25519 on requests and replies) or macs (authenticators).")
+    @Option(
+        help: """
+            Client authentication: signatures (Ed25519 on requests and replies), macs (authenticators), or \
+            signed-requests (Ed25519 requests, replies MAC'd for their client).
+            """)
     var auth = "signatures"
     @Option(help: ArgumentHelp("A catalog behaviour run by f replicas: the first f (replica 0 is the primary) for "
         + "behaviours named '…primary', the last f backups for the others."))
@@ -106,7 +110,7 @@ struct LoadBench: AsyncParsableCommand {
         guard (1...1024).contains(batch), batchTimeoutMs >= 1, warmup >= 0, duration > 0 else {
             throw ValidationError("--batch 1…1024, --batch-timeout-ms ≥ 1, --duration > 0")
         }
-        guard ClientAuthentication(rawValue: auth) != nil else { throw ValidationError("--auth: signatures or macs") }
+        guard ClientAuthentication(rawValue: auth) != nil else { throw ValidationError("--auth: signatures, macs or signed-requests") }
         guard ["always", "batch", "none"].contains(sync) else { throw ValidationError("--sync always|batch|none") }
         if let adversary, AdversaryCatalog.named(adversary) == nil {
             throw ValidationError("unknown adversary '\(adversary)'; known: \(AdversaryCatalog.names.joined(separator: ", "))")

@@ -22,7 +22,7 @@ struct SweepBench: AsyncParsableCommand {
     )
 
     @Option(help: "Protocols, comma-separated.") var protocols = "pbft,zyzzyva"
-    @Option(help: "Client authentication for every run: signatures or macs.") var auth = "macs"
+    @Option(help: "Client authentication for every run: signatures, macs or signed-requests.") var auth = "macs"
     @Option(help: "Client counts of the load grid, comma-separated (each client one closed loop).")
     var clients = "1,4,16,64"
     @Option(help: "Batch sizes of the load grid, comma-separated.") var batches = "1,64"
@@ -42,7 +42,7 @@ struct SweepBench: AsyncParsableCommand {
     var replot = false
 
     func validate() throws {
-        guard ClientAuthentication(rawValue: auth) != nil else { throw ValidationError("--auth: signatures or macs") }
+        guard ClientAuthentication(rawValue: auth) != nil else { throw ValidationError("--auth: signatures, macs or signed-requests") }
         guard !protocolList.isEmpty, protocolList.count == list(protocols).count else {
             throw ValidationError("--protocols: pbft and/or zyzzyva")
         }

@@ -46,18 +46,15 @@ extension ClientSession {
     mutating func startCommit(_ pending: inout Outstanding) -> [Outbound] {
         guard pending.committing == nil, let certificate = commitCertificate(pending) else { return [] }
         pending.committing = (certificate.key, QuorumTracker())
-        let message: Envelope
-        if let replicaKeys {
-            // MAC mode: an authenticator, and the key (if self-certifying) so replicas can MAC their local-commits.
-            let key = client.isSelfCertifying ? signer.publicKey : nil
-            message = Envelope(
-                authenticating: .commitCertificate(CommitCertificate(responses: certificate.responses, clientKey: key)),
-                from: .client(client), keys: replicaKeys)
-        } else {
-            message = Envelope(
-                signing: .commitCertificate(CommitCertificate(responses: certificate.responses)), from: .client(client),
-                with: signer)
-        }
+        // When replies are MAC'd, the key (if self-certifying) goes along so replicas can MAC their local-commits.
+        let key = replicaKeys != nil && client.isSelfCertifying ? signer.publicKey : nil
+        let carried = Message.commitCertificate(CommitCertificate(responses: certificate.responses, clientKey: key))
+        let message =
+            if let requestKeys {
+                Envelope(authenticating: carried, from: .client(client), keys: requestKeys)
+            } else {
+                Envelope(signing: carried, from: .client(client), with: signer)
+            }
         return configuration.replicas.map { Outbound(message, to: .replica($0)) }
     }
 

@@ -11,8 +11,10 @@ public struct ClientSession {
     let directory: KeyDirectory
     let suite: any CryptoSuite
     let signer: any Signer
-    /// MAC mode: the key shared with each replica, in replica order (nil in signature mode).
+    /// The key shared with each replica, in replica order, when replies are MAC'd (nil in signature mode).
     let replicaKeys: [any SessionKey]?
+    /// MAC mode: the same keys, which also seal requests (nil when requests are signed).
+    var requestKeys: [any SessionKey]? { options.authentication.signsRequests ? nil : replicaKeys }
     /// History votes already checked (MAC mode's commit path); clients of one process may share it.
     let verifiedVotes: VerifiedSignatures
 
@@ -76,8 +78,9 @@ public struct ClientSession {
         self.lastTimestamp = lastTimestamp
         // Replica keys come from the cluster's configuration; one that admits no key agreement is a broken
         // configuration, and the client then signs, which every replica accepts.
-        let keys = options.authentication == .macs ? directory.replicas.compactMap { signer.sessionKey(with: $0) } : []
-        self.replicaKeys = options.authentication == .macs && keys.count == directory.replicas.count ? keys : nil
+        let macs = options.authentication.macsReplies
+        let keys = macs ? directory.replicas.compactMap { signer.sessionKey(with: $0) } : []
+        self.replicaKeys = macs && keys.count == directory.replicas.count ? keys : nil
     }
 
     public var isBusy: Bool { outstanding != nil }
@@ -92,8 +95,8 @@ public struct ClientSession {
                 timestamp: lastTimestamp, operation: operation, readOnly: readOnly,
                 clientKey: client.isSelfCertifying ? signer.publicKey : nil))
         let request =
-            if let replicaKeys {
-                Envelope(authenticating: message, from: .client(client), keys: replicaKeys)
+            if let requestKeys {
+                Envelope(authenticating: message, from: .client(client), keys: requestKeys)
             } else {
                 Envelope(signing: message, from: .client(client), with: signer)
             }
@@ -105,7 +108,7 @@ public struct ClientSession {
 
     /// Handles a reply. Returns the completion once f+1 distinct replicas sent the same result.
     public mutating func receive(_ envelope: Envelope) -> ClientStep {
-        guard let replica = envelope.sender.replicaID, configuration.isReplica(replica) else {
+        guard let replica = envelope.sender.replicaID, configuration.contains(replica) else {
             return ClientStep(rejected: .unknownSender)
         }
         // Cheap check first: once f+1 matching replies completed a request the others arrive for no outstanding
@@ -124,7 +127,7 @@ public struct ClientSession {
         }
     }
 
-    /// Signed, or in MAC mode a PBFT reply with the one MAC for this client.
+    /// Signed, or (when replies are MAC'd) sealed with the one MAC for this client.
     private func isAuthentic(_ envelope: Envelope, from replica: ReplicaID) -> Bool {
         switch envelope.seal {
         case .signature:

@@ -7,6 +7,17 @@ public enum ClientAuthentication: String, Hashable, Sendable, CaseIterable, Coda
     /// MAC authenticators (PBFT, TOCS 2002 §3.2): a request carries one HMAC-SHA256 per replica, each under the
     /// key that client shares with that replica; a reply carries one MAC for its client. A MAC costs about 0.5 µs.
     case macs
+    /// Ed25519 on every request, as with `signatures` (so no faulty client can make one replica accept a request
+    /// another refuses), but each reply carries one MAC for its client, as PBFT's replies do: only that client
+    /// checks it, so a signature there buys nothing, and it saves every replica a signing and the client f+1
+    /// verifications per request.
+    case signedRequests = "signed-requests"
+
+    /// Whether requests (and commit certificates) are signed rather than MAC'd.
+    public var signsRequests: Bool { self != .macs }
+
+    /// Whether replicas seal replies, spec-responses and local-commits with a MAC for their client.
+    public var macsReplies: Bool { self != .signatures }
 }
 
 /// One truncated HMAC-SHA256 tag: 128 bits, ample against forgery (PBFT's implementation used 64-bit UMAC tags).

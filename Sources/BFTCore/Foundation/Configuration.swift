@@ -49,9 +49,6 @@ public struct Configuration: Hashable, Sendable, CustomStringConvertible {
     /// Every replica id in ascending order (a deterministic order for multicasts).
     public var replicas: [ReplicaID] { (0..<replicaCount).map { ReplicaID(UInt32($0)) } }
 
-    /// Whether `id` names a replica of this group (without building `replicas`).
-    public func isReplica(_ id: ReplicaID) -> Bool { Int(id.rawValue) < replicaCount }
-
     public var description: String { "n=\(replicaCount) f=\(faultTolerance)" }
 }
 

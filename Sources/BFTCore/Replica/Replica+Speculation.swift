@@ -83,13 +83,13 @@ extension Replica {
             && slot.history == chained(speculation.executedHistory, digest)
     }
 
-    /// The answer for a request executed at (n, h_n): a PBFT reply or a spec-response, signed, or in MAC mode (for
-    /// a request that came with an authenticator) sealed for its client alone. A MAC-sealed spec-response carries
-    /// the signed history vote for (v, n, h_n), one signature per batch, so the client can still build a commit
-    /// certificate that every replica can check.
+    /// The answer for a request executed at (n, h_n): a PBFT reply or a spec-response, signed, or sealed for its
+    /// client alone when replies are MAC'd (MAC mode, for a request that came with an authenticator, and
+    /// signed-requests mode). A MAC-sealed spec-response carries the signed history vote for (v, n, h_n), one
+    /// signature per batch, so the client can still build a commit certificate that every replica can check.
     mutating func response(_ cached: CachedReply, to request: Envelope) -> Envelope {
         var key: (any SessionKey)?
-        if case .authenticator = request.seal,
+        if repliesSealedForClient(request),
             let client = directory.verifyingKey(for: request, suite: suite, bindings: sessionKeys)
         {
             key = sessionKeys.key(for: client)

@@ -64,7 +64,15 @@ extension Replica {
         effects.messages.append(Outbound(sealForClient(.localCommit(commit), session), to: .client(client)))
     }
 
-    /// For a client in MAC mode, one MAC for it (a local-commit is for the client alone, Zyzzyva §3.3); else signed.
+    /// Whether answers to `envelope` (a request or commit certificate) carry one MAC for its client: in MAC mode
+    /// when it came with an authenticator, and always in signed-requests mode.
+    func repliesSealedForClient(_ envelope: Envelope) -> Bool {
+        if case .authenticator = envelope.seal { return true }
+        return options.clientAuthentication == .signedRequests
+    }
+
+    /// For a client whose replies are MAC'd, one MAC for it (a local-commit is for the client alone, Zyzzyva §3.3);
+    /// else signed.
     func sealForClient(_ message: Message, _ session: (any SessionKey)?) -> Envelope {
         guard let session else { return sign(message) }
         return Envelope(authenticating: message, from: .replica(id), keys: [session])

@@ -120,6 +120,12 @@ public struct Replica {
                     let shared = sessionKeys.key(for: key), envelope.verifyMAC(at: Int(id.rawValue), key: shared)
                 else { return reject(.badSignature, envelope, effects) }
                 session = shared
+            } else if repliesSealedForClient(envelope),
+                let key = directory.verifyingKey(for: envelope, suite: suite, bindings: sessionKeys)
+            {
+                // Signed-requests mode: the local-commit is MAC'd for the client the certificate names, so only
+                // that client (whoever sent it) can use it.
+                session = sessionKeys.key(for: key)
             }
             handleCommitCertificate(envelope, certificate, session, &effects)
             return effects
