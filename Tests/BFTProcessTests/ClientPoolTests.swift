@@ -17,9 +17,9 @@ struct ClientPoolTests {
     @Test("""
         a client pool: identities sharing one connection per replica each get their own results; a forged request \
         naming one of them does not divert its replies
-        """)
-    func sharedConnections() async throws {
-        let cluster = try ProcessCluster()
+        """, arguments: [ClientAuthentication.signatures, .signedRequests])
+    func sharedConnections(_ authentication: ClientAuthentication) async throws {
+        let cluster = try ProcessCluster(authentication: authentication)
         try cluster.startAll()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let members = 8

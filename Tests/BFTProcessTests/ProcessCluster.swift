@@ -17,7 +17,9 @@ final class ProcessCluster: @unchecked Sendable {
     let clusterPath: String
     var processes: [Process?]
 
-    init(replicas: Int = 4, replication: ReplicationProtocol = .pbft) throws {
+    init(
+        replicas: Int = 4, replication: ReplicationProtocol = .pbft, authentication: ClientAuthentication = .signatures
+    ) throws {
         directory = NSTemporaryDirectory() + "bft-process-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ports = try Self.freePorts(replicas)
@@ -32,6 +34,7 @@ final class ProcessCluster: @unchecked Sendable {
         file.logWindow = 32
         file.viewChangeTimeoutTicks = 50
         file.protocol = replication.rawValue
+        file.clientAuthentication = authentication.rawValue
         cluster = file
         clusterPath = "\(directory)/cluster.json"
         try file.write(to: clusterPath)
