@@ -89,15 +89,15 @@ extension Replica {
     /// signature per batch, so the client can still build a commit certificate that every replica can check.
     mutating func response(_ cached: CachedReply, to request: Envelope) -> Envelope {
         var key: (any SessionKey)?
-        if repliesSealedForClient(request),
+        if Self.repliesSealedForClient(request, options.clientAuthentication),
             let client = directory.verifyingKey(for: request, suite: suite, bindings: sessionKeys)
         {
             key = sessionKeys.key(for: client)
         }
         let recipient = request.sender.clientID ?? 0
         guard isSpeculative else {
-            return sealForClient(
-                .reply(Reply(view: view, timestamp: cached.timestamp, client: recipient, result: cached.result)), key)
+            let reply = Reply(view: view, timestamp: cached.timestamp, client: recipient, result: cached.result)
+            return Self.seal(.reply(reply), for: key, as: id, signer: signer)
         }
         var response = SpecResponse(
             view: view, sequence: cached.sequence, history: cached.history, timestamp: cached.timestamp,
