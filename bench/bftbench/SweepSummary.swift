@@ -71,12 +71,19 @@ struct SweepSummary {
                 }
                 let base = attackReport(replication, "none")?.operationsPerSecond ?? 0
                 let share = base > 0 ? " (\(LoadReport.format(report.operationsPerSecond / base)))" : ""
-                cells.append("\(Int(report.operationsPerSecond))\(share)")
+                let stolen = (report.stealPercent ?? 0) > Self.stealLimit ? " *" : ""
+                cells.append("\(Int(report.operationsPerSecond))\(share)\(stolen)")
             }
             lines.append(row(cells))
         }
+        if attacked.contains(where: { ($0.stealPercent ?? 0) > Self.stealLimit }) {
+            lines.append("* the host stole more than \(Int(Self.stealLimit)) % of the CPU during that run: not comparable")
+        }
         return lines
     }
+
+    /// Host steal (percent of CPU time) above which a run's figures are flagged as not comparable.
+    static let stealLimit = 10.0
 
     private var attackNames: [String] {
         var names: [String] = []
