@@ -51,6 +51,29 @@ double bft_c_ed25519_verify_ns(size_t message_bytes, uint64_t iterations) {
     return failures ? -1 : elapsed / (double)iterations;
 }
 
+double bft_c_openssl_ed25519_verify_ns(size_t message_bytes, uint64_t iterations) {
+    if (sodium_init() < 0) return -1;
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], sig[crypto_sign_BYTES];
+    unsigned char *message = calloc(message_bytes + 1, 1);
+    if (!message) return -1;
+    crypto_sign_keypair(pk, sk);
+    crypto_sign_detached(sig, NULL, message, message_bytes, sk);
+    EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, sizeof pk);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int failures = key == NULL || ctx == NULL;
+    double start = now_ns();
+    for (uint64_t i = 0; i < iterations && !failures; i++) {
+        failures += EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) != 1;
+        failures += EVP_DigestVerify(ctx, sig, sizeof sig, message, message_bytes) != 1;
+        EVP_MD_CTX_reset(ctx);
+    }
+    double elapsed = now_ns() - start;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    free(message);
+    return failures ? -1 : elapsed / (double)iterations;
+}
+
 double bft_c_sha256_ns(size_t message_bytes, uint64_t iterations) {
     EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();

@@ -65,6 +65,10 @@ struct CryptoBench: ParsableCommand {
                 name.padded(26) + format(swiftNs / 1000).padded(12) + format(cNs / 1000).padded(12)
                     + (overhead >= 0 ? "+" : "") + format(overhead, digits: 1) + "%")
         }
+        let openSSL = best { bft_c_openssl_ed25519_verify_ns(signatureMessageBytes, sig) }
+        guard openSSL > 0 else { throw ValidationError("OpenSSL Ed25519 verify failed") }
+        print("ed25519 verify \(signatureMessageBytes) B through OpenSSL (EVP_DigestVerify, C): "
+            + "\(format(openSSL / 1000)) µs (the alternative to libsodium)")
     }
 
     private func best(_ measure: () -> Double) -> Double {
