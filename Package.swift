@@ -20,7 +20,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -51,10 +50,10 @@ let package = Package(
         .target(name: "BFTKeyValue", dependencies: ["BFTCore"]),
         // The one interpreter of Effects: decode, step, persist, then send.
         .target(name: "BFTRuntime", dependencies: ["BFTCore"]),
-        // Durable state on disk: SQLite through GRDB (needs libsqlite3-dev).
+        // Durable state on disk: an append-only log file with group commit.
         .target(
             name: "BFTStorage",
-            dependencies: ["BFTRuntime", "BFTCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["BFTRuntime", "BFTCore"]
         ),
         // The shell: SwiftNIO TCP mesh and client listener, framing, reconnects, group commit, ticker.
         .target(

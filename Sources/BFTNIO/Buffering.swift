@@ -2,14 +2,14 @@ import BFTCore
 import BFTRuntime
 import BFTStorage
 
-/// Holds the records of one loop turn and writes them in one transaction at its end (group commit); with
-/// `immediate`, every persist is its own transaction. Either way the shell sends nothing before `commit()`.
+/// Holds the records of one loop turn and appends them in one group at its end (group commit); with
+/// `immediate`, every persist is its own append. Either way the shell sends nothing before `commit()`.
 final class GroupCommitStore: DurableStore {
-    let store: SQLiteStore
+    let store: LogFileStore
     let immediate: Bool
     private var pending: [DurableRecord] = []
 
-    init(store: SQLiteStore, immediate: Bool) {
+    init(store: LogFileStore, immediate: Bool) {
         self.store = store
         self.immediate = immediate
     }

@@ -57,7 +57,7 @@ public final class ReplicaNode: @unchecked Sendable {
     /// Recovers the replica from the store and starts listening and ticking. The returned node lives on `loop`.
     public static func start(
         id: ReplicaID, cluster: ClusterFile, signer: any Signer, suite: any CryptoSuite, application: any StateMachine,
-        store: SQLiteStore, loop: EventLoop, settings: Settings = Settings(), logger: Logger,
+        store: LogFileStore, loop: EventLoop, settings: Settings = Settings(), logger: Logger,
         onFatal: @escaping @Sendable (String) -> Void
     ) -> EventLoopFuture<ReplicaNode> {
         // The crypto, the application and the store move to the loop and are used only there.
@@ -80,7 +80,7 @@ public final class ReplicaNode: @unchecked Sendable {
     }
 
     private init(
-        id: ReplicaID, replica: Replica, configuration: Configuration, cluster: ClusterFile, store: SQLiteStore,
+        id: ReplicaID, replica: Replica, configuration: Configuration, cluster: ClusterFile, store: LogFileStore,
         loop: EventLoop, settings: Settings, logger: Logger, signer: any Signer, suite: any CryptoSuite
     ) throws {
         self.id = id

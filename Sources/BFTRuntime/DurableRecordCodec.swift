@@ -13,8 +13,8 @@ import BFTCore
 ///     stable-checkpoint := 7 | sequence:u64 | stateDigest:digest | proof:list<bytes> | state:bytes
 ///     certificate       := 8 | votes:list<bytes>
 ///
-/// A store also files each record under a sequence number (`sequence(of:)`) so that it can drop what a stable
-/// checkpoint supersedes without decoding.
+/// A store also files each record under its tag and a sequence number (`key(of:)`) so that it can drop what a
+/// stable checkpoint supersedes without decoding.
 public enum DurableRecordCodec {
     public static func encode(_ record: DurableRecord) -> [UInt8] {
         var writer = ByteWriter()
@@ -92,14 +92,37 @@ public enum DurableRecordCodec {
         return record
     }
 
-    /// The sequence number a record belongs to, for truncation (0 for records that are kept by kind instead).
-    public static func sequence(of record: DurableRecord) -> SequenceNumber {
+    /// A record's tag (its first byte) and the sequence number it is filed under (0 for records kept by kind
+    /// instead): all `survivors` needs, so a store can truncate without decoding.
+    public static func key(of record: DurableRecord) -> (tag: UInt8, sequence: SequenceNumber) {
         switch record {
-        case .prePrepare(let envelope), .vote(let envelope): InMemoryStore.sequence(of: envelope) ?? 0
-        case .prepared(let certificate): InMemoryStore.sequence(of: certificate.prePrepare) ?? 0
-        case .committed(_, let sequence, _): sequence
-        case .stableCheckpoint(let checkpoint): checkpoint.sequence
-        case .viewChange, .newView, .certificate: 0
+        case .prePrepare(let envelope): (1, InMemoryStore.sequence(of: envelope) ?? 0)
+        case .vote(let envelope): (2, InMemoryStore.sequence(of: envelope) ?? 0)
+        case .prepared(let certificate): (3, InMemoryStore.sequence(of: certificate.prePrepare) ?? 0)
+        case .committed(_, let sequence, _): (4, sequence)
+        case .viewChange: (5, 0)
+        case .newView: (6, 0)
+        case .stableCheckpoint(let checkpoint): (7, checkpoint.sequence)
+        case .certificate: (8, 0)
         }
+    }
+
+    /// Which records recovery still needs (the same answer for every store): the newest stable checkpoint, the
+    /// newest view-change, new-view and certificate, and every per-slot record above that checkpoint. A stable
+    /// checkpoint supersedes everything at or below it (PBFT §4.3's garbage collection).
+    public static func survivors(_ keys: [(tag: UInt8, sequence: SequenceNumber)]) -> [Bool] {
+        var stable: SequenceNumber = 0
+        var newest: [Int] = Array(repeating: -1, count: 9)
+        for (index, key) in keys.enumerated() where key.tag >= 5 && key.tag <= 8 {
+            if key.tag == 7 && key.sequence < stable { continue }
+            if key.tag == 7 { stable = key.sequence }
+            newest[Int(key.tag)] = index
+        }
+        var kept: [Bool] = []
+        kept.reserveCapacity(keys.count)
+        for (index, key) in keys.enumerated() {
+            kept.append(key.tag >= 5 && key.tag <= 8 ? newest[Int(key.tag)] == index : key.sequence > stable)
+        }
+        return kept
     }
 }

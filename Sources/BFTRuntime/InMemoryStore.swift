@@ -27,40 +27,12 @@ public final class InMemoryStore: DurableStore {
         if compact { self.records = Self.compacted(self.records) }
     }
 
-    /// Drops what recovery would ignore. (Plain loops: a closure here crashed the Swift 6.3.1 optimizer.)
+    /// Drops what recovery would ignore (`DurableRecordCodec.survivors`).
     static func compacted(_ records: [DurableRecord]) -> [DurableRecord] {
-        var stable: SequenceNumber = 0
-        var lastViewChange = -1
-        var lastNewView = -1
-        var lastCertificate = -1
-        var lastCheckpoint = -1
-        for (index, record) in records.enumerated() {
-            switch record {
-            case .stableCheckpoint(let checkpoint) where checkpoint.sequence >= stable:
-                stable = checkpoint.sequence
-                lastCheckpoint = index
-            case .viewChange: lastViewChange = index
-            case .newView: lastNewView = index
-            case .certificate: lastCertificate = index
-            default: continue
-            }
-        }
-        var kept: [DurableRecord] = []
-        for (index, record) in records.enumerated() {
-            switch record {
-            case .stableCheckpoint: if index == lastCheckpoint { kept.append(record) }
-            case .viewChange: if index == lastViewChange { kept.append(record) }
-            case .newView: if index == lastNewView { kept.append(record) }
-            case .certificate: if index == lastCertificate { kept.append(record) }
-            case .prePrepare(let envelope), .vote(let envelope):
-                if (sequence(of: envelope) ?? stable.next) > stable { kept.append(record) }
-            case .prepared(let certificate):
-                if (sequence(of: certificate.prePrepare) ?? stable.next) > stable { kept.append(record) }
-            case .committed(_, let sequence, _):
-                if sequence > stable { kept.append(record) }
-            }
-        }
-        return kept
+        let kept = DurableRecordCodec.survivors(records.map(DurableRecordCodec.key(of:)))
+        var survivors: [DurableRecord] = []
+        for (record, keep) in zip(records, kept) where keep { survivors.append(record) }
+        return survivors
     }
 
     static func sequence(of envelope: Envelope) -> SequenceNumber? {

@@ -8,7 +8,7 @@ import Foundation
 struct BFTReplica: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bftreplica",
-        abstract: "Runs a replica of a PBFT group (n = 3f+1) over TCP, with its state in SQLite.",
+        abstract: "Runs a replica of a PBFT group (n = 3f+1) over TCP, with its state in an append-only log file.",
         discussion: """
             Quick start on one machine:
               bftreplica local --demo 200        # 4 replicas on loopback, 200 client operations, then stop

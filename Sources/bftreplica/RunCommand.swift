@@ -17,7 +17,7 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Runs one replica until SIGTERM or SIGINT (then it commits its storage and exits 0).",
         discussion: """
-            The replica recovers its state from DATA/replica.sqlite (created on first start), listens on the \
+            The replica recovers its state from DATA/replica.log (created on first start), listens on the \
             address the cluster file gives for its id, connects to every peer (reconnecting with backoff), and \
             serves clients on the same port. It stops with exit status 1 and a one-line error if its storage fails.
             """
@@ -56,10 +56,10 @@ struct RunCommand: AsyncParsableCommand {
         guard signer.publicKey.hex == file.replicas[Int(id)].publicKey else {
             throw Failure("the key in \(key) is not replica \(id)'s (its public key differs from the cluster file's)")
         }
-        let store: SQLiteStore
+        let store: LogFileStore
         do {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-            store = try SQLiteStore(path: "\(data)/replica.sqlite", sync: sync.mode, limits: file.replicaOptions.limits)
+            store = try LogFileStore.open(directory: data, sync: sync.mode, limits: file.replicaOptions.limits)
         } catch {
             throw Failure("cannot open the store in \(data): \(error)")
         }

@@ -17,6 +17,12 @@ struct AdversarialProcessTests {
     func oneByzantine(name: String, replication: ReplicationProtocol) async throws {
         let cluster = try ProcessCluster(replication: replication)
         try cluster.start(0, extra: ["--adversary", name])
+        // The behaviour must be running before the clients start, or the test would pass without an adversary (in
+        // the full parallel `swift test` a process can take many seconds to come up).
+        let announced = cluster.wait(seconds: 60) {
+            cluster.log(0).contains("running the Byzantine behaviour '\(name)'")
+        }
+        try #require(announced, "replica 0 (running: \(cluster.isRunning(0))) logged: \(cluster.log(0))")
         for index in 1..<4 { try cluster.start(index) }
         func work(_ client: String) async throws -> (String, KeyValueResult) {
             let session = try TestClient(cluster.cluster)
@@ -36,6 +42,6 @@ struct AdversarialProcessTests {
         for (expected, final) in try await [first, second] {
             #expect(final == .value(Array(expected.utf8)), "\(name)")
         }
-        #expect(cluster.log(0).contains("running the Byzantine behaviour '\(name)'"))
+        #expect(cluster.isRunning(0), "\(name): the Byzantine replica must still be running at the end")
     }
 }

@@ -106,8 +106,7 @@ final class ProcessCluster: @unchecked Sendable {
 
     /// The highest sequence number replica `index` has recorded as committed (its store, read beside it).
     func committedSequence(_ index: Int) -> UInt64 {
-        guard let store = try? SQLiteStore(path: "\(directory)/data-\(index)/replica.sqlite"),
-            let records = try? store.load()
+        guard let records = try? LogFileStore.peek(path: "\(directory)/data-\(index)/replica.log")
         else { return 0 }
         var highest: UInt64 = 0
         for record in records {

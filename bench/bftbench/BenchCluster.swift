@@ -115,8 +115,8 @@ final class BenchCluster {
         for member in file.replicas {
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             groups.append(group)
-            let store = try SQLiteStore(
-                path: "\(directory)/replica-\(member.id).sqlite", sync: SyncMode(rawValue: settings.sync) ?? .batch,
+            let store = try LogFileStore(
+                path: "\(directory)/replica-\(member.id).log", sync: SyncMode(rawValue: settings.sync) ?? .batch,
                 limits: file.replicaOptions.limits)
             var nodeSettings = ReplicaNode.Settings()
             nodeSettings.sync = SyncMode(rawValue: settings.sync) ?? .batch
