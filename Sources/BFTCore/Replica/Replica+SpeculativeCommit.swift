@@ -43,15 +43,23 @@ extension Replica {
             effects.messages.append(Outbound(sealForClient(.localCommit(commit), session), to: .client(client)))
             return
         }
-        guard let certificate = validCertificate(message.responses) else {
+        guard let claimed = message.responses.first.flatMap(Self.vouchedHistory) else {
             return reject(.invalidCertificate, envelope, &effects)
         }
-        // Below the stable checkpoint the slot's history is gone, but the reply table still says where the
-        // client's request ran: a match there is a match.
-        let cached = replies[client].map { ($0.sequence, $0.history) == (certificate.sequence, certificate.history) }
-        guard viewActive, executedHistory(at: certificate.sequence) == certificate.history || cached == true else {
-            if certificate.sequence > lastExecuted { heardAhead = true }
+        // Whether this replica could vouch for the claimed history at all, asked before checking 2f+1 signatures:
+        // a replica that has fallen behind would otherwise verify every client's certificate only to refuse it,
+        // fall further behind and draw still more certificates (a collapse of the fast path seen under load). The
+        // claim is unchecked here, so a false one earns only a refusal and a sooner status message. Below the
+        // stable checkpoint the slot's history is gone, but the reply table still says where the client's request
+        // ran: a match there is a match.
+        let cached = replies[client].map { ($0.sequence, $0.history) == (claimed.sequence, claimed.history) }
+        guard viewActive, executedHistory(at: claimed.sequence) == claimed.history || cached == true else {
+            if claimed.sequence > lastExecuted { heardAhead = true }
             return reject(.certificateMismatch, envelope, &effects)
+        }
+        // Every vote of a valid certificate vouches for the first one's (v, n, h_n), so it is the claimed one.
+        guard let certificate = validCertificate(message.responses) else {
+            return reject(.invalidCertificate, envelope, &effects)
         }
         adoptCertificate(certificate, &effects)
         // The request the certificate is for: named by its spec-responses, or (for a certificate of history votes,
