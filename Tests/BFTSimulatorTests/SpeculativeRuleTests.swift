@@ -131,33 +131,32 @@ struct SpeculativeRuleTests {
         #expect(cluster.deliver(claim, to: 2).rejections == [.invalidCertificate], "replica 2 holds none: it checks")
     }
 
-    @Test("commit certificate: one with a forged vote is rejected")
-    func forgedCommitCertificateRejected() throws {
-        var cluster = try Self.cluster()
+    /// A commit certificate from client 1 for a request ordered at replicas 0–2, whose third vote carries another
+    /// replica's signature.
+    static func forgedCertificate(_ cluster: inout ScriptedCluster) throws -> Envelope {
         var client = Self.client(cluster)
         let request = client.submit(Self.put("v"))[0].envelope
         let (responses, _) = Self.order(request, in: &cluster, to: [1, 2])
         let forged = responses.prefix(2) + [Envelope(
             unverified: responses[2].message, from: responses[2].sender, signature: try #require(responses[0].signature))]
-        let commit = Envelope(
+        return Envelope(
             signing: .commitCertificate(CommitCertificate(responses: Array(forged))), from: .client(1),
-            with: cluster.clientSigners[1]!)
+            with: try #require(cluster.clientSigners[1]))
+    }
+
+    @Test("commit certificate: one with a forged vote is rejected")
+    func forgedCommitCertificateRejected() throws {
+        var cluster = try Self.cluster()
+        let commit = try Self.forgedCertificate(&cluster)
         #expect(cluster.deliver(commit, to: 1).rejections == [.invalidCertificate])
     }
 
     @Test("commit certificate: a replica without the claimed history refuses it before checking any signature")
     func certificateForUnheldHistoryRefusedUnchecked() throws {
         var cluster = try Self.cluster()
-        var client = Self.client(cluster)
-        let request = client.submit(Self.put("v"))[0].envelope
-        let (responses, _) = Self.order(request, in: &cluster, to: [1, 2])
-        // r3 never saw the order-req. A certificate with a forged vote is refused for the history it claims, not
-        // for the signature: a replica that is behind spends no verification on certificates it cannot vouch for.
-        let forged = responses.prefix(2) + [Envelope(
-            unverified: responses[2].message, from: responses[2].sender, signature: try #require(responses[0].signature))]
-        let commit = Envelope(
-            signing: .commitCertificate(CommitCertificate(responses: Array(forged))), from: .client(1),
-            with: cluster.clientSigners[1]!)
+        let commit = try Self.forgedCertificate(&cluster)
+        // r3 never saw the order-req. The forged certificate is refused for the history it claims, not for the
+        // signature: a replica that is behind spends no verification on certificates it cannot vouch for.
         #expect(cluster.deliver(commit, to: 3).rejections == [.certificateMismatch])
         #expect(cluster.deliver(commit, to: 2).rejections == [.invalidCertificate], "r2 has the history: it checks")
     }
