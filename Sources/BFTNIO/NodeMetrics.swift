@@ -18,7 +18,7 @@ struct NodeMetrics {
     let repliesSlowClient = Counter(label: "bft_replies_undelivered_total", dimensions: [("reason", "slow client")])
     /// From a request's arrival at this replica to its execution here.
     let requestLatency = Timer(label: "bft_request_latency_seconds", preferredDisplayUnit: .seconds)
-    /// One group commit (a loop turn's records, one transaction) that had records to write.
+    /// One group commit (a loop turn's records, one append and sync) that had records to write.
     let storageCommit = Timer(label: "bft_storage_commit_seconds", preferredDisplayUnit: .seconds)
     let view = Gauge(label: "bft_view")
     let lastExecuted = Gauge(label: "bft_last_executed_sequence")
