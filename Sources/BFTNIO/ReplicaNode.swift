@@ -8,8 +8,9 @@ import NIOPosix
 
 /// The shell around one `ReplicaHost` (DESIGN.md, "The shell"): a TCP listener for peers and clients, an outgoing
 /// link to every peer, a ticker, and durable storage. Everything runs on one event loop, so the host is stepped
-/// by exactly one owner; frames produced during a loop turn are sent at its end, after one storage commit for
-/// the whole turn (group commit), so records are durable before any message that depends on them leaves.
+/// by exactly one owner; the records of a loop turn are appended as one group at its end and synced off the loop
+/// (`CommitPipeline`), and the frames the turn produced leave once that sync is done, so records are durable
+/// before any message that depends on them leaves.
 public final class ReplicaNode: @unchecked Sendable {
     public struct Settings: Sendable {
         public var sync: SyncMode = .batch
@@ -35,7 +36,7 @@ public final class ReplicaNode: @unchecked Sendable {
     let settings: Settings
     let logger: Logger
     var host: ReplicaHost
-    let store: GroupCommitStore
+    let store: CommitPipeline
     let transport: BufferingTransport
     var peers: [ReplicaID: Link] = [:]
     /// Where each client's replies go: the connection its latest authentic request came on.
@@ -88,7 +89,15 @@ public final class ReplicaNode: @unchecked Sendable {
         self.cluster = cluster
         self.settings = settings
         self.logger = logger
-        self.store = GroupCommitStore(store: store, immediate: settings.sync == .always)
+        let storageCommit = UnsafeTransfer(metrics.storageCommit)
+        self.store = CommitPipeline(store: store, mode: settings.sync) { file, done in
+            let started = NIODeadline.now()
+            let callback = UnsafeTransfer(done)
+            NIOThreadPool.singleton.runIfActive(eventLoop: loop) { try file.sync() }.whenComplete { result in
+                storageCommit.value.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+                callback.value(result)
+            }
+        }
         self.transport = BufferingTransport()
         let adversary = settings.adversary
         let (host, events) = try ReplicaHost.recovering(
@@ -100,6 +109,8 @@ public final class ReplicaNode: @unchecked Sendable {
                     replica: recovered, signer: signer, suite: suite, seed: settings.adversarySeed))
             })
         self.host = host
+        self.store.release = { [unowned self] frames in write(frames) }
+        self.store.failure = { [unowned self] error in fail("storage failed: \(error)") }
         log(events)
         let maximum = cluster.replicaOptions.limits.maxFrameBytes
         for member in cluster.replicas where member.id != id.rawValue {
@@ -227,21 +238,19 @@ public final class ReplicaNode: @unchecked Sendable {
     private func endTurn() {
         turnScheduled = false
         log(host.endOfTurn())
-        do {
-            let started = NIODeadline.now()
-            if try store.commit() {
-                metrics.storageCommit.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
-            }
-        } catch {
+        if let failure = host.storageFailure {
             transport.discard()
-            fail("storage failed: \(error)")
-            return
+            return fail("storage failed: \(failure)")
         }
-        if let failure = host.storageFailure { return fail("storage failed: \(failure)") }
-        // One write per connection per turn: a client process multiplexing many clients gets all of this turn's
-        // replies for them in one buffer.
+        store.endTurn(transport.take())
+    }
+
+    /// Sends frames whose records are durable. One write per connection: a client process multiplexing many
+    /// clients gets all of these replies for them in one buffer.
+    private func write(_ frames: CommitPipeline.Frames) {
+        guard !stopped else { return }
         var replies: [ObjectIdentifier: (channel: Channel, buffer: ByteBuffer)] = [:]
-        for (frame, destination) in transport.take() {
+        for (frame, destination) in frames {
             switch destination {
             case .replica(let replica): peers[replica]?.send(frame)
             case .client(let client): sendToClient(frame, client, &replies)
@@ -287,6 +296,11 @@ public final class ReplicaNode: @unchecked Sendable {
     private func stopNow() {
         guard !stopped else { return }
         endTurn()
+        do {
+            try store.flush()
+        } catch {
+            logger.critical("storage failed while stopping: \(error)")
+        }
         stopped = true
         ticker?.cancel()
         server?.close(promise: nil)
