@@ -98,7 +98,7 @@ struct Checkers {
             for entry in log.executed {
                 for request in entry.requests {
                     let key = ClientTimestamp(request.client, request.timestamp)
-                    if issued[key] != request.operationDigest {
+                    if issued[key] != simulation.checkerSuite.digest(request.operation) {
                         found.append(Violation(invariant: .validity, detail:
                             "\(replica) executed \(request.client) \(request.timestamp) at \(entry.sequence), "
                             + "which that client never issued"))

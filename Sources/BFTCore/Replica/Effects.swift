@@ -91,17 +91,18 @@ public struct Effects: Sendable {
     }
 }
 
-/// One request as executed: who issued it, when, and the digest of its operation (for validity checks).
+/// One request as executed: who issued it, when, its operation (checkers digest it for validity; the replica
+/// only shares the bytes, so executing costs no hash per request) and its result.
 public struct ExecutedRequest: Hashable, Sendable {
     public var client: ClientID
     public var timestamp: Timestamp
-    public var operationDigest: Digest
+    public var operation: [UInt8]
     public var result: [UInt8]
 
-    public init(client: ClientID, timestamp: Timestamp, operationDigest: Digest, result: [UInt8]) {
+    public init(client: ClientID, timestamp: Timestamp, operation: [UInt8], result: [UInt8]) {
         self.client = client
         self.timestamp = timestamp
-        self.operationDigest = operationDigest
+        self.operation = operation
         self.result = result
     }
 }

@@ -121,8 +121,7 @@ extension Replica {
             if let inFlight = ordered[client], inFlight <= request.timestamp { ordered[client] = nil }
             executed.append(
                 ExecutedRequest(
-                    client: client, timestamp: request.timestamp, operationDigest: suite.digest(request.operation),
-                    result: result))
+                    client: client, timestamp: request.timestamp, operation: request.operation, result: result))
         }
         return executed
     }
