@@ -8,9 +8,8 @@ import NIOPosix
 
 /// The shell around one `ReplicaHost` (DESIGN.md, "The shell"): a TCP listener for peers and clients, an outgoing
 /// link to every peer, a ticker, and durable storage. Everything runs on one event loop, so the host is stepped
-/// by exactly one owner; the records of a loop turn are appended as one group at its end and synced off the loop
-/// (`CommitPipeline`), and the frames the turn produced leave once that sync is done, so records are durable
-/// before any message that depends on them leaves.
+/// by exactly one owner; frames produced during a loop turn are sent at its end, after one storage commit for
+/// the whole turn (group commit), so records are durable before any message that depends on them leaves.
 public final class ReplicaNode: @unchecked Sendable {
     public struct Settings: Sendable {
         public var sync: SyncMode = .batch
@@ -36,7 +35,7 @@ public final class ReplicaNode: @unchecked Sendable {
     let settings: Settings
     let logger: Logger
     var host: ReplicaHost
-    let store: CommitPipeline
+    let store: GroupCommitStore
     let transport: BufferingTransport
     var peers: [ReplicaID: Link] = [:]
     /// Where each client's replies go: the connection its latest authentic request came on.
@@ -89,15 +88,7 @@ public final class ReplicaNode: @unchecked Sendable {
         self.cluster = cluster
         self.settings = settings
         self.logger = logger
-        let storageCommit = UnsafeTransfer(metrics.storageCommit)
-        self.store = CommitPipeline(store: store, mode: settings.sync) { file, done in
-            let started = NIODeadline.now()
-            let callback = UnsafeTransfer(done)
-            NIOThreadPool.singleton.runIfActive(eventLoop: loop) { try file.sync() }.whenComplete { result in
-                storageCommit.value.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
-                callback.value(result)
-            }
-        }
+        self.store = GroupCommitStore(store: store, immediate: settings.sync == .always)
         self.transport = BufferingTransport()
         let adversary = settings.adversary
         let (host, events) = try ReplicaHost.recovering(
@@ -109,8 +100,6 @@ public final class ReplicaNode: @unchecked Sendable {
                     replica: recovered, signer: signer, suite: suite, seed: settings.adversarySeed))
             })
         self.host = host
-        self.store.release = { [unowned self] frames in write(frames) }
-        self.store.failure = { [unowned self] error in fail("storage failed: \(error)") }
         log(events)
         let maximum = cluster.replicaOptions.limits.maxFrameBytes
         for member in cluster.replicas where member.id != id.rawValue {
@@ -238,19 +227,21 @@ public final class ReplicaNode: @unchecked Sendable {
     private func endTurn() {
         turnScheduled = false
         log(host.endOfTurn())
-        if let failure = host.storageFailure {
+        do {
+            let started = NIODeadline.now()
+            if try store.commit() {
+                metrics.storageCommit.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            }
+        } catch {
             transport.discard()
-            return fail("storage failed: \(failure)")
+            fail("storage failed: \(error)")
+            return
         }
-        store.endTurn(transport.take())
-    }
-
-    /// Sends frames whose records are durable. One write per connection: a client process multiplexing many
-    /// clients gets all of these replies for them in one buffer.
-    private func write(_ frames: CommitPipeline.Frames) {
-        guard !stopped else { return }
+        if let failure = host.storageFailure { return fail("storage failed: \(failure)") }
+        // One write per connection per turn: a client process multiplexing many clients gets all of this turn's
+        // replies for them in one buffer.
         var replies: [ObjectIdentifier: (channel: Channel, buffer: ByteBuffer)] = [:]
-        for (frame, destination) in frames {
+        for (frame, destination) in transport.take() {
             switch destination {
             case .replica(let replica): peers[replica]?.send(frame)
             case .client(let client): sendToClient(frame, client, &replies)
@@ -296,11 +287,6 @@ public final class ReplicaNode: @unchecked Sendable {
     private func stopNow() {
         guard !stopped else { return }
         endTurn()
-        do {
-            try store.flush()
-        } catch {
-            logger.critical("storage failed while stopping: \(error)")
-        }
         stopped = true
         ticker?.cancel()
         server?.close(promise: nil)

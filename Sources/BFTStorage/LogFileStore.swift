@@ -18,9 +18,7 @@ public enum SyncMode: String, CaseIterable, Sendable {
 }
 
 /// A `DurableStore` in one append-only file (DESIGN.md: append-only file with group commit, replay on start,
-/// truncate below the low watermark). Each `persist` appends one checksummed group and syncs it once (`append`
-/// leaves the sync to the caller, who runs `file.sync()` off its loop before anything depending on it leaves, and
-/// appends nothing more until that sync is done, so only the last group can ever be torn); `load`
+/// truncate below the low watermark). Each `persist` appends one checksummed group and syncs it once; `load`
 /// returns what recovery still needs (`DurableRecordCodec.survivors`). When a record supersedes others (a stable
 /// checkpoint, a view-change, a new-view, a certificate) and the file has grown to twice its size after the last
 /// compaction (plus 1 MiB), the survivors are copied into a new file that atomically replaces the old one, so the
@@ -31,9 +29,7 @@ public final class LogFileStore: DurableStore {
     public let path: String
     let sync: SyncMode
     let limits: CodecLimits
-    /// The open log. Compaction replaces it; a sync still running on the old one keeps that one open.
-    public private(set) var file: OpenFile
-    private var descriptor: Int32 { file.descriptor }
+    private var descriptor: Int32
     private var entries: [LogFileFormat.Entry]
     private var fileSize: Int
     private var compactAt = 0
@@ -45,9 +41,8 @@ public final class LogFileStore: DurableStore {
         self.path = path
         self.sync = sync
         self.limits = limits
-        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw LogFileError.system(operation: "open \(path)", errno: errno) }
-        file = OpenFile(descriptor, path: path, sync: sync)
         entries = []
         fileSize = 0
         do {
@@ -68,9 +63,14 @@ public final class LogFileStore: DurableStore {
                 entries = scan.entries
                 fileSize = scan.validBytes
             }
+        } catch {
+            close(descriptor)
+            throw error
         }
         compactAt = 2 * fileSize + (1 << 20)
     }
+
+    deinit { close(descriptor) }
 
     /// Opens the store `replica.log` in `directory`, refusing a directory that holds an older version's store
     /// (starting empty next to it would silently forget everything that replica promised).
@@ -92,14 +92,7 @@ public final class LogFileStore: DurableStore {
         return survivors(of: try LogFileFormat.scan(try readAll(descriptor), limits: limits))
     }
 
-    /// Appends `records` as one group and syncs it.
-    public func persist(_ records: [DurableRecord]) throws { try append(records, sync: true) }
-
-    /// Appends `records` as one group without syncing it: the caller syncs `file` before it acts on them, and
-    /// appends nothing more until then (a compaction, which syncs what it writes, may still run).
-    public func append(_ records: [DurableRecord]) throws { try append(records, sync: false) }
-
-    private func append(_ records: [DurableRecord], sync: Bool) throws {
+    public func persist(_ records: [DurableRecord]) throws {
         guard !records.isEmpty else { return }
         var group: [UInt8] = []
         let bodies = records.map(DurableRecordCodec.encode)
@@ -108,7 +101,7 @@ public final class LogFileStore: DurableStore {
             to: &group)
         do {
             try Self.write(group, to: descriptor, at: fileSize)
-            if sync { try syncFile(descriptor) }
+            try syncFile(descriptor)
         } catch {
             _ = ftruncate(descriptor, off_t(fileSize))  // best effort: leave no torn group behind a later append
             throw error
@@ -146,33 +139,32 @@ public final class LogFileStore: DurableStore {
             try Self.read(into: &body, from: descriptor, at: entry.offset)
             bodies.append(body)
         }
-        var bytes = LogFileFormat.magic
+        var file = LogFileFormat.magic
         let moved = bodies.isEmpty
-            ? [] : LogFileFormat.appendGroup(bodies, tags: kept.map { ($0.tag, $0.sequence) }, base: 0, to: &bytes)
+            ? [] : LogFileFormat.appendGroup(bodies, tags: kept.map { ($0.tag, $0.sequence) }, base: 0, to: &file)
         let temporary = path + ".compact"
         let replacement = Glibc.open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard replacement >= 0 else { throw LogFileError.system(operation: "open \(temporary)", errno: errno) }
-        let opened = OpenFile(replacement, path: path, sync: sync)
         do {
             try Self.lock(replacement)
-            try Self.write(bytes, to: replacement, at: 0)
+            try Self.write(file, to: replacement, at: 0)
             try syncFile(replacement)
             guard rename(temporary, path) == 0 else { throw LogFileError.system(operation: "rename", errno: errno) }
         } catch {
+            close(replacement)
             unlink(temporary)
             throw error
         }
-        file = opened
+        close(descriptor)
+        descriptor = replacement
         entries = moved
-        fileSize = bytes.count
+        fileSize = file.count
         compactAt = 2 * fileSize + (1 << 20)
         compactions += 1
         try syncDirectory()
     }
 
-    private func syncFile(_ descriptor: Int32) throws { try Self.syncData(descriptor, path: path, sync: sync) }
-
-    static func syncData(_ descriptor: Int32, path: String, sync: SyncMode) throws {
+    private func syncFile(_ descriptor: Int32) throws {
         guard sync != .none else { return }
         guard fdatasync(descriptor) == 0 else { throw LogFileError.system(operation: "fdatasync \(path)", errno: errno) }
     }
@@ -185,28 +177,6 @@ public final class LogFileStore: DurableStore {
         guard handle >= 0 else { throw LogFileError.system(operation: "open \(directory)", errno: errno) }
         defer { close(handle) }
         guard fsync(handle) == 0 else { throw LogFileError.system(operation: "fsync \(directory)", errno: errno) }
-    }
-}
-
-extension LogFileStore {
-    /// An open log file, closed when its last user lets go: a sync running on another thread keeps the file it
-    /// syncs open even if a compaction has replaced it meanwhile (a descriptor closed under it could be reused).
-    public final class OpenFile: Sendable {
-        let descriptor: Int32
-        let path: String
-        let mode: SyncMode
-
-        init(_ descriptor: Int32, path: String, sync: SyncMode) {
-            self.descriptor = descriptor
-            self.path = path
-            self.mode = sync
-        }
-
-        deinit { close(descriptor) }
-
-        /// Makes everything written to this file so far durable (`fdatasync`; nothing under `SyncMode.none`).
-        /// Safe to call from any thread.
-        public func sync() throws { try LogFileStore.syncData(descriptor, path: path, sync: mode) }
     }
 }
 
