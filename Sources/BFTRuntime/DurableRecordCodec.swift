@@ -107,13 +107,17 @@ public enum DurableRecordCodec {
         }
     }
 
+    /// Whether records with this tag are kept by kind, only the newest (view-change, new-view, stable checkpoint,
+    /// certificate), rather than by slot; any other tag a store uses for a slot's record is kept by its sequence.
+    public static func supersedesOthers(_ tag: UInt8) -> Bool { (5...8).contains(tag) }
+
     /// Which records recovery still needs (the same answer for every store): the newest stable checkpoint, the
     /// newest view-change, new-view and certificate, and every per-slot record above that checkpoint. A stable
     /// checkpoint supersedes everything at or below it (PBFT §4.3's garbage collection).
     public static func survivors(_ keys: [(tag: UInt8, sequence: SequenceNumber)]) -> [Bool] {
         var stable: SequenceNumber = 0
         var newest: [Int] = Array(repeating: -1, count: 9)
-        for (index, key) in keys.enumerated() where key.tag >= 5 && key.tag <= 8 {
+        for (index, key) in keys.enumerated() where supersedesOthers(key.tag) {
             if key.tag == 7 && key.sequence < stable { continue }
             if key.tag == 7 { stable = key.sequence }
             newest[Int(key.tag)] = index
@@ -121,7 +125,7 @@ public enum DurableRecordCodec {
         var kept: [Bool] = []
         kept.reserveCapacity(keys.count)
         for (index, key) in keys.enumerated() {
-            kept.append(key.tag >= 5 && key.tag <= 8 ? newest[Int(key.tag)] == index : key.sequence > stable)
+            kept.append(supersedesOthers(key.tag) ? newest[Int(key.tag)] == index : key.sequence > stable)
         }
         return kept
     }

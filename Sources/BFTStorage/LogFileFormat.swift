@@ -9,7 +9,8 @@ import BFTRuntime
 ///
 ///     file   := magic "BFTLOG01" | group*
 ///     group  := length:u32 | ~length:u32 | checksum:u64 | body        (big-endian; length = body bytes)
-///     body   := (recordLength:u32 | record)+                          (record: `DurableRecordCodec` bytes)
+///     body   := (recordLength:u32 | record)+     (record: `DurableRecordCodec` bytes, or a prepared certificate
+///                                                 by reference to its pre-prepare: LogFileFormat+References)
 ///
 /// One group is one `persist` call, so a group commit is all or nothing: a crash in the middle of an append leaves
 /// a torn last group, which the next open drops (none of its messages were sent: durable before send). The
@@ -32,6 +33,8 @@ enum LogFileFormat {
         var entries: [Entry] = []
         var records: [DurableRecord] = []
         var validBytes = 0
+        /// The pre-prepare records, by slot (prepared certificates name them; see `preparedReferenceTag`).
+        var prePrepares: PrePrepares = [:]
     }
 
     /// The entries `DurableRecordCodec.survivors` keeps, in file order.
@@ -82,9 +85,13 @@ enum LogFileFormat {
                 let length = Int(read32(bytes, cursor))
                 cursor += 4
                 guard length > 0, length <= end - cursor else { throw LogFileError.damaged(offset: cursor) }
-                let record = try DurableRecordCodec.decode(Array(bytes[cursor..<(cursor + length)]), limits: limits)
-                let key = DurableRecordCodec.key(of: record)
-                scan.entries.append(Entry(tag: key.tag, sequence: key.sequence, offset: cursor, length: length))
+                let body = bytes[cursor..<(cursor + length)]
+                guard let record = try decode(body, logged: scan.prePrepares, limits: limits) else {
+                    throw LogFileError.damaged(offset: cursor)  // names a pre-prepare the file does not hold
+                }
+                if let (slot, envelope) = prePrepare(in: record) { scan.prePrepares[slot] = envelope }
+                let sequence = DurableRecordCodec.key(of: record).sequence
+                scan.entries.append(Entry(tag: bytes[cursor], sequence: sequence, offset: cursor, length: length))
                 scan.records.append(record)
                 cursor += length
             }

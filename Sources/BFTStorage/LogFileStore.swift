@@ -31,6 +31,8 @@ public final class LogFileStore: DurableStore {
     let limits: CodecLimits
     private var descriptor: Int32
     private var entries: [LogFileFormat.Entry]
+    /// The pre-prepares the file holds, by slot: a prepared certificate names its pre-prepare instead of repeating it.
+    private var prePrepares: LogFileFormat.PrePrepares = [:]
     private var fileSize: Int
     private var compactAt = 0
     /// Times the file was rewritten to its survivors (for tests and metrics).
@@ -61,6 +63,7 @@ public final class LogFileStore: DurableStore {
                     try syncFile(descriptor)
                 }
                 entries = scan.entries
+                prePrepares = scan.prePrepares
                 fileSize = scan.validBytes
             }
         } catch {
@@ -94,11 +97,19 @@ public final class LogFileStore: DurableStore {
 
     public func persist(_ records: [DurableRecord]) throws {
         guard !records.isEmpty else { return }
+        var logged = prePrepares
+        var bodies: [[UInt8]] = []
+        var tags: [(UInt8, SequenceNumber)] = []
+        bodies.reserveCapacity(records.count)
+        tags.reserveCapacity(records.count)
+        for record in records {
+            let encoded = LogFileFormat.encode(record, logged: logged)
+            bodies.append(encoded.bytes)
+            tags.append((encoded.tag, encoded.sequence))
+            if let (slot, envelope) = LogFileFormat.prePrepare(in: record) { logged[slot] = envelope }
+        }
         var group: [UInt8] = []
-        let bodies = records.map(DurableRecordCodec.encode)
-        let added = LogFileFormat.appendGroup(
-            bodies, tags: records.map(DurableRecordCodec.key(of:)).map { ($0.tag, $0.sequence) }, base: fileSize,
-            to: &group)
+        let added = LogFileFormat.appendGroup(bodies, tags: tags, base: fileSize, to: &group)
         do {
             try Self.write(group, to: descriptor, at: fileSize)
             try syncFile(descriptor)
@@ -108,7 +119,10 @@ public final class LogFileStore: DurableStore {
         }
         fileSize += group.count
         entries += added
-        if fileSize >= compactAt && added.contains(where: { $0.tag >= 5 }) { try compact() }
+        prePrepares = logged
+        if fileSize >= compactAt && added.contains(where: { DurableRecordCodec.supersedesOthers($0.tag) }) {
+            try compact()
+        }
     }
 
     public func load() throws -> [DurableRecord] {
@@ -158,6 +172,9 @@ public final class LogFileStore: DurableStore {
         close(descriptor)
         descriptor = replacement
         entries = moved
+        // Only the slots still in the file can be named again.
+        let slots = Set(moved.filter { $0.tag == 1 }.map(\.sequence))
+        prePrepares = prePrepares.filter { slots.contains($0.key.sequence) }
         fileSize = file.count
         compactAt = 2 * fileSize + (1 << 20)
         compactions += 1

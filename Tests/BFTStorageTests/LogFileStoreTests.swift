@@ -115,6 +115,75 @@ struct LogFileStoreTests {
         #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
     }
 
+    /// A pre-prepare of `count` requests of 512 bytes each, so that repeating its batch would show in the file size.
+    func bigPrePrepare(view: UInt64 = 0, sequence: UInt64, count: Int = 32, salt: UInt8 = 0) -> Envelope {
+        let batch = (0..<count).map { index in
+            Envelope(
+                signing: .request(Request(timestamp: Timestamp(UInt64(index + 1)),
+                                          operation: [UInt8](repeating: salt, count: 512))),
+                from: .client(ClientID(UInt64(index + 1))), with: registry.signer(secret: 99))
+        }
+        let digest = Digest(bytes: [UInt8](repeating: salt &+ UInt8(truncatingIfNeeded: sequence), count: 32))!
+        return signed(.prePrepare(PrePrepare(view: ViewNumber(view), sequence: SequenceNumber(sequence), digest: digest,
+                                             batch: batch)), by: UInt32(view % 4))
+    }
+
+    func certificate(_ prePrepare: Envelope) -> DurableRecord {
+        guard case .prePrepare(let p) = prePrepare.message else { return .prePrepare(prePrepare) }
+        let prepares = [1, 2].map { signed(.prepare(Prepare(view: p.view, sequence: p.sequence, digest: p.digest)), by: $0) }
+        return .prepared(PreparedCertificate(prePrepare: prePrepare, prepares: prepares))
+    }
+
+    @Test("a prepared certificate names the pre-prepare the log holds instead of repeating its batch, and reads back whole")
+    func preparedByReference() throws {
+        let path = Self.temporaryPath()
+        defer { Self.remove(path) }
+        let store = try LogFileStore(path: path, sync: .none)
+        let first = bigPrePrepare(sequence: 3)
+        let nextView = bigPrePrepare(view: 1, sequence: 3, salt: 1)  // the same slot re-issued in view 1
+        let other = bigPrePrepare(sequence: 3, salt: 2)  // a second batch for (0, 3): not the one logged
+        let unlogged = bigPrePrepare(view: 1, sequence: 4, salt: 3)  // a new primary's re-issued slot
+        try store.persist([.prePrepare(first), .prePrepare(nextView)])
+        var before = store.bytes
+        try store.persist([certificate(first), certificate(nextView)])
+        #expect(store.bytes - before < 2048)  // two certificates, neither batch written again
+        for record in [certificate(other), certificate(unlogged)] {
+            before = store.bytes
+            try store.persist([record])
+            #expect(store.bytes - before > 16 * 1024)  // written in full
+        }
+        let expected = [
+            DurableRecord.prePrepare(first), .prePrepare(nextView), certificate(first), certificate(nextView),
+            certificate(other), certificate(unlogged),
+        ]
+        #expect(try store.load() == expected)
+        #expect(try LogFileStore.peek(path: path) == expected)
+    }
+
+    @Test("certificates by reference survive compaction and reopening with the pre-prepares they name")
+    func referencesSurviveCompaction() throws {
+        let path = Self.temporaryPath()
+        defer { Self.remove(path) }
+        let slots = (1...80).map { bigPrePrepare(sequence: UInt64($0)) }
+        do {
+            let store = try LogFileStore(path: path, sync: .none)
+            for prePrepare in slots { try store.persist([.prePrepare(prePrepare), certificate(prePrepare)]) }
+            let grown = store.bytes
+            try store.persist([.stableCheckpoint(StableCheckpoint(sequence: 40, stateDigest: .zero, proof: [], state: []))])
+            #expect(store.compactions == 1)
+            #expect(store.bytes < grown * 2 / 3)
+            let last = bigPrePrepare(sequence: 81)
+            try store.persist([.prePrepare(last)])
+            let size = store.bytes
+            try store.persist([certificate(last)])  // a slot logged after the compaction is named too
+            #expect(store.bytes - size < 1024)
+        }
+        let kept = slots.suffix(40) + [bigPrePrepare(sequence: 81)]
+        let expected = kept.flatMap { [DurableRecord.prePrepare($0), certificate($0)] }
+        #expect(try LogFileStore(path: path).load().filter { if case .stableCheckpoint = $0 { false } else { true } }
+            == expected)
+    }
+
     /// The tails a crash in the middle of an append can leave behind the last whole group.
     enum Tear: String, CaseIterable { case halfGroup, partialHeader, zeros, badChecksumAtEnd }
 
