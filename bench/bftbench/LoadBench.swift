@@ -57,7 +57,8 @@ struct LoadBench: AsyncParsableCommand {
             every loop its own, like separate client processes. Nothing is recorded during --warmup; then for \
             --duration every completed request's latency goes into an HDR histogram. CPU seconds per operation come \
             from /proc (utime + stime over the \
-            measured interval), peak memory from VmHWM, view changes from the replicas' view at the end.
+            measured interval), bytes written to disk per operation from /proc/PID/io (write_bytes: the replica's \
+            log appends, syncs and compactions), peak memory from VmHWM, view changes from the replicas' view at the end.
 
             Profiling: BFTBENCH_REPLICA_WRAPPER="/usr/bin/valgrind --tool=callgrind" (any command with an absolute \
             path) runs the replica processes under that command; BFTBENCH_WRAP_REPLICAS=0 only replica 0 (ids \
@@ -147,6 +148,8 @@ struct LoadReport: Codable, Sendable {
         var name: String
         var cpuMicrosecondsPerOperation: Double
         var peakMemoryMegabytes: Double
+        /// Bytes written to disk per operation over the measured interval (absent in runs recorded before it).
+        var diskBytesPerOperation: Double?
     }
     var settings: LoadSettings
     var completed: Int
@@ -179,7 +182,8 @@ struct LoadReport: Codable, Sendable {
             lines.append("machine     \(Self.format(stealPercent)) % of CPU time stolen by the host while measuring")
         }
         for process in processes {
-            lines.append("  \(process.name): \(Self.format(process.cpuMicrosecondsPerOperation)) µs CPU/op, "
+            let disk = process.diskBytesPerOperation.map { "\(Int($0)) B to disk/op, " } ?? ""
+            lines.append("  \(process.name): \(Self.format(process.cpuMicrosecondsPerOperation)) µs CPU/op, \(disk)"
                 + "peak memory \(Self.format(process.peakMemoryMegabytes)) MB")
         }
         return lines.joined(separator: "\n")
@@ -250,17 +254,19 @@ enum LoadRun {
         let end = measureFrom + .milliseconds(Int64(settings.durationSeconds * 1000))
         let recorder = ClosedLoops(operation: operation, measureFrom: measureFrom, end: end)
         let pids = cluster.measured.map(\.pid)
-        async let cpuBefore: (processes: [Double], machine: ProcessStats.MachineTicks?) = {
+        async let cpuBefore: (processes: [Double], disk: [Double], machine: ProcessStats.MachineTicks?) = {
             try? await Task.sleep(for: .nanoseconds(max(0, (measureFrom - NIODeadline.now()).nanoseconds)))
-            return (pids.map { ProcessStats.cpuSeconds(pid: $0) }, ProcessStats.machineTicks())
+            return (pids.map { ProcessStats.cpuSeconds(pid: $0) }, pids.map { ProcessStats.diskBytesWritten(pid: $0) },
+                    ProcessStats.machineTicks())
         }()
         let ticker = Task { await recorder.showProgress() }
         let latencies = try await recorder.run(pools, on: loop)
         ticker.cancel()
         FileHandle.standardError.write(Data("\r".utf8))
         let cpuAfter = cluster.measured.map { ProcessStats.cpuSeconds(pid: $0.pid) }
+        let diskAfter = cluster.measured.map { ProcessStats.diskBytesWritten(pid: $0.pid) }
         let machineAfter = ProcessStats.machineTicks()
-        let (before, machineBefore) = await cpuBefore
+        let (before, diskBefore, machineBefore) = await cpuBefore
         let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
         let (views, meanBatch) = cluster.replicaFigures()
         let (retransmissions, commitPath) = try await loop.submit {
@@ -273,7 +279,9 @@ enum LoadRun {
         var figures: [LoadReport.ProcessFigures] = []
         for (index, process) in cluster.measured.enumerated() {
             let cpu = (cpuAfter[index] - before[index]) * 1_000_000 / Double(max(1, completed))
-            figures.append(.init(name: process.name, cpuMicrosecondsPerOperation: cpu, peakMemoryMegabytes: memory[index]))
+            let disk = (diskAfter[index] - diskBefore[index]) / Double(max(1, completed))
+            figures.append(.init(name: process.name, cpuMicrosecondsPerOperation: cpu, peakMemoryMegabytes: memory[index],
+                                 diskBytesPerOperation: disk))
         }
         var percentiles: [String: Double] = [:]
         for (name, value) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9)] {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// CPU time and peak memory of a process, and the machine's stolen time, from /proc (Linux).
+/// CPU time, disk writes and peak memory of a process, and the machine's stolen time, from /proc (Linux).
 enum ProcessStats {
     /// The machine's CPU time so far, in clock ticks: all of it, and the part stolen by the hypervisor.
     struct MachineTicks {
@@ -32,6 +32,16 @@ enum ProcessStats {
         let fields = text[text.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Bytes the process caused to be written to storage so far (`write_bytes` of /proc/PID/io: page-cache
+    /// writeback and syncs of its files, not socket writes); 0 if unreadable.
+    static func diskBytesWritten(pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("write_bytes:") }),
+            let bytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+        else { return 0 }
+        return bytes
     }
 
     /// VmHWM of /proc/PID/status, in megabytes.
