@@ -238,6 +238,7 @@ public final class ReplicaNode: @unchecked Sendable {
             return
         }
         if let failure = host.storageFailure { return fail("storage failed: \(failure)") }
+        noteCompactionFailures()
         // One write per connection per turn: a client process multiplexing many clients gets all of this turn's
         // replies for them in one buffer.
         var replies: [ObjectIdentifier: (channel: Channel, buffer: ByteBuffer)] = [:]
@@ -250,6 +251,15 @@ public final class ReplicaNode: @unchecked Sendable {
         }
         for peer in peers.values { peer.flush() }
         for (channel, buffer) in replies.values { channel.writeAndFlush(buffer, promise: nil) }
+    }
+
+    /// A compaction that failed left the log whole and in use (the store retries later): worth a warning, not a stop.
+    private func noteCompactionFailures() {
+        let log = store.store
+        guard log.compactionFailures > counters.compactionFailures else { return }
+        counters.compactionFailures = log.compactionFailures
+        logger.warning(
+            "log compaction failed (\(log.lastCompactionFailure ?? "unknown")); the log stays whole and in use, and compaction is tried again once it has doubled")
     }
 
     private func sendToClient(
@@ -339,6 +349,7 @@ public struct NodeCounters: Sendable {
     public var undecodableFrames = 0
     public var repliesWithoutConnection = 0
     public var repliesDroppedSlowClient = 0
+    public var compactionFailures = 0
 }
 
 /// Inbound frames from peers and clients, handed to the node on its loop.

@@ -37,6 +37,10 @@ public final class LogFileStore: DurableStore {
     private var compactAt = 0
     /// Times the file was rewritten to its survivors (for tests and metrics).
     public private(set) var compactions = 0
+    /// Compactions that failed before replacing the log (which stays whole and in use), and the last reason: the
+    /// shell logs them.
+    public private(set) var compactionFailures = 0
+    public private(set) var lastCompactionFailure: String?
 
     /// Opens (or creates) the log at `path`; a torn last group (a crash in the middle of an append) is cut off.
     public init(path: String, sync: SyncMode = .batch, limits: CodecLimits = .standard) throws {
@@ -143,8 +147,35 @@ public final class LogFileStore: DurableStore {
     }
 
     /// Copies the survivors into `path.compact`, syncs it, locks it, and renames it over the log (atomic: a crash
-    /// leaves either file whole), then syncs the directory so the rename itself is durable.
+    /// leaves either file whole), then syncs the directory so the rename itself is durable. A failure before the
+    /// rename (a full disk while writing the copy, say) leaves the log whole and in use: it is counted and the
+    /// compaction is tried again once the file has doubled again, since the records themselves are safe. A failure
+    /// to sync the directory after the rename is thrown: appends to the new file might not survive a power loss.
     func compact() throws {
+        let copy: (descriptor: Int32, bytes: Int, entries: [LogFileFormat.Entry])
+        do {
+            copy = try writeCompactedCopy()
+        } catch {
+            compactionFailures += 1
+            lastCompactionFailure = "\(error)"
+            compactAt = 2 * fileSize + (1 << 20)
+            return
+        }
+        close(descriptor)
+        descriptor = copy.descriptor
+        entries = copy.entries
+        // Only the slots still in the file can be named again.
+        let slots = Set(copy.entries.filter { $0.tag == 1 }.map(\.sequence))
+        prePrepares = prePrepares.filter { slots.contains($0.key.sequence) }
+        fileSize = copy.bytes
+        compactAt = 2 * fileSize + (1 << 20)
+        compactions += 1
+        try syncDirectory()
+    }
+
+    /// Writes the survivors to `path.compact`, syncs and locks it and renames it over the log; returns its open
+    /// descriptor, size and entries. On failure nothing has replaced the log and the copy is removed.
+    private func writeCompactedCopy() throws -> (descriptor: Int32, bytes: Int, entries: [LogFileFormat.Entry]) {
         let kept = LogFileFormat.keep(entries)
         var bodies: [[UInt8]] = []
         bodies.reserveCapacity(kept.count)
@@ -169,16 +200,7 @@ public final class LogFileStore: DurableStore {
             unlink(temporary)
             throw error
         }
-        close(descriptor)
-        descriptor = replacement
-        entries = moved
-        // Only the slots still in the file can be named again.
-        let slots = Set(moved.filter { $0.tag == 1 }.map(\.sequence))
-        prePrepares = prePrepares.filter { slots.contains($0.key.sequence) }
-        fileSize = file.count
-        compactAt = 2 * fileSize + (1 << 20)
-        compactions += 1
-        try syncDirectory()
+        return (replacement, file.count, moved)
     }
 
     private func syncFile(_ descriptor: Int32) throws {

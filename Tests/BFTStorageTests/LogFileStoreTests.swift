@@ -115,6 +115,44 @@ struct LogFileStoreTests {
         #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
     }
 
+    @Test("a compaction that fails before replacing the log leaves it whole and in use, and is tried again later")
+    func failedCompactionKeepsTheLog() throws {
+        let path = Self.temporaryPath()
+        defer { Self.remove(path) }
+        let store = try LogFileStore(path: path, sync: .none)
+        var sequence: UInt64 = 1
+        func fill(to size: Int) throws {
+            while store.bytes < size {
+                let prePrepare = bigPrePrepare(sequence: sequence)
+                try store.persist([.prePrepare(prePrepare), certificate(prePrepare)])
+                sequence += 1
+            }
+        }
+        func checkpoint() -> DurableRecord {
+            .stableCheckpoint(StableCheckpoint(sequence: SequenceNumber(sequence - 1), stateDigest: .zero, proof: [], state: []))
+        }
+        try fill(to: 1 << 20 + 4096)
+        // The copy cannot be created: a directory stands where it would go (as a full disk would fail it).
+        try FileManager.default.createDirectory(atPath: path + ".compact", withIntermediateDirectories: false)
+        let grown = store.bytes
+        try store.persist([checkpoint()])  // appended and safe, even though the compaction failed
+        #expect(store.compactions == 0)
+        #expect(store.compactionFailures == 1)
+        #expect(store.lastCompactionFailure?.contains(".compact") == true)
+        #expect(store.bytes > grown)
+        #expect(try store.load() == [checkpoint()])
+        #expect(try LogFileStore.peek(path: path) == [checkpoint()])
+        try store.persist([checkpoint()])  // not tried again at once
+        #expect(store.compactionFailures == 1)
+        try FileManager.default.removeItem(atPath: path + ".compact")
+        try fill(to: 2 * store.bytes + (1 << 20) + 4096)
+        try store.persist([checkpoint()])
+        #expect(store.compactions == 1)
+        #expect(store.compactionFailures == 1)
+        #expect(try LogFileStore.peek(path: path) == [checkpoint()])
+        #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
+    }
+
     /// A pre-prepare of `count` requests of 512 bytes each, so that repeating its batch would show in the file size.
     func bigPrePrepare(view: UInt64 = 0, sequence: UInt64, count: Int = 32, salt: UInt8 = 0) -> Envelope {
         let batch = (0..<count).map { index in
