@@ -101,16 +101,19 @@ public final class LogFileStore: DurableStore {
 
     public func persist(_ records: [DurableRecord]) throws {
         guard !records.isEmpty else { return }
-        var logged = prePrepares
         var bodies: [[UInt8]] = []
         var tags: [(UInt8, SequenceNumber)] = []
         bodies.reserveCapacity(records.count)
         tags.reserveCapacity(records.count)
+        // Pre-prepares of this group, with what they replace: a failed write takes them back.
+        var replaced: [(LogFileFormat.Slot, Envelope?)] = []
         for record in records {
-            let encoded = LogFileFormat.encode(record, logged: logged)
+            let encoded = LogFileFormat.encode(record, logged: prePrepares)
             bodies.append(encoded.bytes)
             tags.append((encoded.tag, encoded.sequence))
-            if let (slot, envelope) = LogFileFormat.prePrepare(in: record) { logged[slot] = envelope }
+            if let (slot, envelope) = LogFileFormat.prePrepare(in: record) {
+                replaced.append((slot, prePrepares.updateValue(envelope, forKey: slot)))
+            }
         }
         var group: [UInt8] = []
         let added = LogFileFormat.appendGroup(bodies, tags: tags, base: fileSize, to: &group)
@@ -119,11 +122,11 @@ public final class LogFileStore: DurableStore {
             try syncFile(descriptor)
         } catch {
             _ = ftruncate(descriptor, off_t(fileSize))  // best effort: leave no torn group behind a later append
+            for (slot, previous) in replaced.reversed() { prePrepares[slot] = previous }
             throw error
         }
         fileSize += group.count
         entries += added
-        prePrepares = logged
         if fileSize >= compactAt && added.contains(where: { DurableRecordCodec.supersedesOthers($0.tag) }) {
             try compact()
         }
