@@ -28,6 +28,26 @@ struct BenchSmokeTests {
         #expect(text.contains("throughput") && text.contains("p99.9"))
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
         #expect((report?["completed"] as? Int ?? 0) > 0, "\(String(describing: report))")
-        #expect((report?["processes"] as? [Any])?.count == 5, "four replicas and the clients")
+        let processes = report?["processes"] as? [[String: Any]] ?? []
+        #expect(processes.count == 5, "four replicas and the clients")
+        #expect(processes.allSatisfy { $0["diskBytesPerOperation"] is Double }, "\(processes)")
+        #expect(text.contains("B to disk/op"))
+    }
+
+    @Test("bftbench refuses a steal limit outside 0…100 % and attempts outside 1…20, with a one-line error")
+    func stealLimitValidated() throws {
+        for arguments in [["--max-steal", "101"], ["--max-steal=-1"], ["--max-steal", "5", "--attempts", "0"]] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ProcessCluster.executable("bftbench"))
+            process.arguments = ["run", "--smoke"] + arguments
+            let errors = Pipe()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = errors
+            try process.run()
+            process.waitUntilExit()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus != 0, "\(arguments)")
+            #expect(text.contains("--max-steal 0…100, --attempts 1…20"), "\(text)")
+        }
     }
 }

@@ -68,6 +68,7 @@ struct LoadBench: AsyncParsableCommand {
               bftbench run --protocol zyzzyva --clients 16
               bftbench run --clients 4 --outstanding 8 --batch 32 --json out.json
               bftbench run --smoke
+              bftbench run --clients 512 --batch 256 --auth macs --max-steal 5 --attempts 5
             """
     )
 
@@ -97,6 +98,7 @@ struct LoadBench: AsyncParsableCommand {
     @Option(help: "Write the settings and figures as JSON to this file.") var json: String?
     @Option(help: "Write them as one CSV row (with a header) to this file.") var csv: String?
     @Flag(help: "A run of a few seconds with small settings, to show the benchmark works (CI runs it).") var smoke = false
+    @OptionGroup var steal: StealRetry
 
     func validate() throws {
         guard (4...64).contains(replicas), clients >= 1, outstanding >= 1, clients * outstanding <= 1024 else {
@@ -130,7 +132,7 @@ struct LoadBench: AsyncParsableCommand {
     func run() async throws {
         let settings = settings
         print("bftbench run: \(settings.line)")
-        let report = try await LoadRun.measure(settings)
+        let report = try await steal.measure(settings, LoadRun.measure)
         print(report.table)
         if let json {
             let encoder = JSONEncoder()

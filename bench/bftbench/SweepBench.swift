@@ -37,6 +37,7 @@ struct SweepBench: AsyncParsableCommand {
     @Option(help: "Seconds of warm-up per run.") var warmup = 1.0
     @Option(help: "Seconds measured per run.") var duration = 5.0
     @Option(help: "Directory for the results (created; existing files are replaced).") var out = "bench-results"
+    @OptionGroup var steal: StealRetry
     @Flag(help: ArgumentHelp("Run nothing: rewrite summary.txt and the charts from --out's runs.json (a sweep made "
         + "with the same grid options)."))
     var replot = false
@@ -115,7 +116,7 @@ struct SweepBench: AsyncParsableCommand {
     }
 
     private func measure(_ settings: LoadSettings, _ position: String) async throws -> LoadReport {
-        let report = try await LoadRun.measure(settings)
+        let report = try await steal.measure(settings, LoadRun.measure)
         let p50 = LoadReport.format((report.latencyMicroseconds["p50"] ?? 0) / 1000)
         let p99 = LoadReport.format((report.latencyMicroseconds["p99"] ?? 0) / 1000)
         print("  [\(position)] \(settings.replication) batch=\(settings.batch) clients=\(settings.clients) "
