@@ -28,7 +28,7 @@ public enum DurableRecordCodec {
         case .prepared(let certificate):
             writer.u8(3)
             writer.byteString(certificate.prePrepare.encoded)
-            writer.list(certificate.prepares) { $0.byteString($1.encoded) }
+            writeEnvelopes(certificate.prepares, to: &writer)
         case .committed(let view, let sequence, let digest):
             writer.u8(4)
             writer.u64(view.rawValue)
@@ -44,11 +44,11 @@ public enum DurableRecordCodec {
             writer.u8(7)
             writer.u64(checkpoint.sequence.rawValue)
             writer.digest(checkpoint.stateDigest)
-            writer.list(checkpoint.proof) { $0.byteString($1.encoded) }
+            writeEnvelopes(checkpoint.proof, to: &writer)
             writer.byteString(checkpoint.state)
         case .certificate(let votes):
             writer.u8(8)
-            writer.list(votes) { $0.byteString($1.encoded) }
+            writeEnvelopes(votes, to: &writer)
         }
         return writer.bytes
     }
@@ -65,9 +65,7 @@ public enum DurableRecordCodec {
         case 2: record = .vote(try envelope(&reader))
         case 3:
             let prePrepare = try envelope(&reader)
-            let prepares = try reader.list("prepares", limit: limits.maxCertificateEntries, minimumElementBytes: 4) {
-                (reader: inout ByteReader) throws(DecodeError) in try envelope(&reader)
-            }
+            let prepares = try readEnvelopes(&reader, "prepares", limits: limits)
             record = .prepared(PreparedCertificate(prePrepare: prePrepare, prepares: prepares))
         case 4:
             record = .committed(view: ViewNumber(try reader.u64()), sequence: SequenceNumber(try reader.u64()),
@@ -77,19 +75,30 @@ public enum DurableRecordCodec {
         case 7:
             let sequence = SequenceNumber(try reader.u64())
             let digest = try reader.digest()
-            let proof = try reader.list("proof", limit: limits.maxCertificateEntries, minimumElementBytes: 4) {
-                (reader: inout ByteReader) throws(DecodeError) in try envelope(&reader)
-            }
+            let proof = try readEnvelopes(&reader, "proof", limits: limits)
             let state = try reader.byteString("state", limit: reader.remaining)
             record = .stableCheckpoint(StableCheckpoint(sequence: sequence, stateDigest: digest, proof: proof, state: state))
         case 8:
-            record = .certificate(try reader.list("votes", limit: limits.maxCertificateEntries, minimumElementBytes: 4) {
-                (reader: inout ByteReader) throws(DecodeError) in try envelope(&reader)
-            })
+            record = .certificate(try readEnvelopes(&reader, "votes", limits: limits))
         case let tag: throw .invalidValue(field: "record tag", value: UInt64(tag))
         }
         try reader.expectEnd()
         return record
+    }
+
+    /// A list of envelopes as records carry them (certificate entries): their exact bytes, each length-prefixed.
+    public static func writeEnvelopes(_ envelopes: [Envelope], to writer: inout ByteWriter) {
+        writer.list(envelopes) { $0.byteString($1.encoded) }
+    }
+
+    /// Reads what `writeEnvelopes` wrote, at most `maxCertificateEntries` of them.
+    public static func readEnvelopes(_ reader: inout ByteReader, _ field: String, limits: CodecLimits) throws(DecodeError)
+        -> [Envelope]
+    {
+        try reader.list(field, limit: limits.maxCertificateEntries, minimumElementBytes: 4) {
+            (reader: inout ByteReader) throws(DecodeError) in
+            try Envelope.decode(try reader.byteString("envelope", limit: limits.maxFrameBytes), limits: limits)
+        }
     }
 
     /// A record's tag (its first byte) and the sequence number it is filed under (0 for records kept by kind

@@ -47,7 +47,7 @@ extension LogFileFormat {
         writer.u64(p.view.rawValue)
         writer.u64(p.sequence.rawValue)
         writer.digest(p.digest)
-        writer.list(certificate.prepares) { $0.byteString($1.encoded) }
+        DurableRecordCodec.writeEnvelopes(certificate.prepares, to: &writer)
         return (writer.bytes, preparedReferenceTag, key.sequence)
     }
 
@@ -58,10 +58,7 @@ extension LogFileFormat {
         var reader = ByteReader(bytes.dropFirst())
         let slot = Slot(view: ViewNumber(try reader.u64()), sequence: SequenceNumber(try reader.u64()))
         let digest = try reader.digest()
-        let prepares = try reader.list("prepares", limit: limits.maxCertificateEntries, minimumElementBytes: 4) {
-            (reader: inout ByteReader) throws(DecodeError) in
-            try Envelope.decode(try reader.byteString("envelope", limit: limits.maxFrameBytes), limits: limits)
-        }
+        let prepares = try DurableRecordCodec.readEnvelopes(&reader, "prepares", limits: limits)
         try reader.expectEnd()
         guard let prePrepare = logged[slot], case .prePrepare(let p) = prePrepare.message, p.digest == digest else {
             return nil
