@@ -20,6 +20,8 @@ struct NodeMetrics {
     let requestLatency = Timer(label: "bft_request_latency_seconds", preferredDisplayUnit: .seconds)
     /// One group commit (a loop turn's records, one append and sync) that had records to write.
     let storageCommit = Timer(label: "bft_storage_commit_seconds", preferredDisplayUnit: .seconds)
+    /// `fdatasync` calls of the log (appends that messages waited for, idle flushes and compactions).
+    let storageSyncs = Counter(label: "bft_storage_syncs_total")
     let view = Gauge(label: "bft_view")
     let lastExecuted = Gauge(label: "bft_last_executed_sequence")
     private var rejected: [RejectReason: Counter] = [:]

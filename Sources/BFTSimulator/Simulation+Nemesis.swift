@@ -69,18 +69,16 @@ extension Simulation {
         let budget = whole ? running.count : max(0, configuration.faultTolerance - down.count)
         let primary = currentPrimary
         let first = includePrimary && running.contains(primary) ? primary : nil
-        for replica in pick(min(count, budget), from: running, first: first) {
-            down.insert(replica)
-            transports[Int(replica.rawValue)].outbox.removeAll()
-            stats.crashes += 1
-        }
+        for replica in pick(min(count, budget), from: running, first: first) { crash(replica) }
         if whole { queue.push(time + 50_000 + nemesis.next() % 200_000, .restartAll) }
     }
 
-    /// Crashes one replica now (for scripted measurements); it stays down until `restart(_:)`.
+    /// Crashes one replica now (also for scripted measurements); it stays down until `restart(_:)`. Every crash is
+    /// a power loss, the worst case: its store keeps only what it had synced.
     public func crash(_ replica: ReplicaID) {
         guard down.insert(replica).inserted else { return }
         transports[Int(replica.rawValue)].outbox.removeAll()
+        stats.recordsLostAtCrashes += stores[Int(replica.rawValue)].losePower()
         stats.crashes += 1
     }
 

@@ -77,6 +77,7 @@ public final class Simulation {
             let transport = OutboxTransport()
             transports.append(transport)
             let store = InMemoryStore()
+            store.everyRecordTrails = options.storesSyncNothing
             stores.append(store)
             let skew = options.tickSkew * (Double(nemesis.next() >> 11) / Double(1 << 53) * 2 - 1)
             tickIntervals.append(max(1, UInt64(Double(options.tickInterval) * (1 + skew))))

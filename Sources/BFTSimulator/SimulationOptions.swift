@@ -36,6 +36,9 @@ public struct SimulationOptions {
     public var tickInterval: UInt64 = 10_000
     /// Whether to check liveness (invariant 7). Off only for deliberately broken variants that stall.
     public var checkLiveness = true
+    /// A deliberately broken variant: the replicas' stores sync nothing, so a crash (a power loss here) takes every
+    /// record persisted since the start, not only the trailing ones.
+    public var storesSyncNothing = false
     /// Sign and hash with the real BFTCrypto suite instead of the simulated one (set by the caller, who owns it).
     public var realCrypto: RealCryptoFactory?
     public var replicaOptions = ReplicaOptions()

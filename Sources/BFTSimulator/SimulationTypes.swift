@@ -47,6 +47,8 @@ public struct SimulationStats: Sendable {
     public var executedRequests = 0
     public var undecodableAtClients = 0
     public var crashes = 0
+    /// Trailing records (persisted after the store's last sync) that crashes took, as a power loss may.
+    public var recordsLostAtCrashes = 0
     public var viewChanges = 0
     public var stateTransfers = 0
     /// Speculative protocol: executions undone by view changes, and complaints about primaries.
@@ -76,6 +78,7 @@ public struct SimulationStats: Sendable {
         executedRequests += other.executedRequests
         undecodableAtClients += other.undecodableAtClients
         crashes += other.crashes
+        recordsLostAtCrashes += other.recordsLostAtCrashes
         viewChanges += other.viewChanges
         stateTransfers += other.stateTransfers
         rollbacks += other.rollbacks

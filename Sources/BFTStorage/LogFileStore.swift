@@ -41,6 +41,8 @@ public final class LogFileStore: DurableStore {
     /// shell logs them.
     public private(set) var compactionFailures = 0
     public private(set) var lastCompactionFailure: String?
+    /// `fdatasync` calls made (none with `SyncMode.none`), for metrics.
+    public private(set) var syncs = 0
 
     /// Opens (or creates) the log at `path`; a torn last group (a crash in the middle of an append) is cut off.
     public init(path: String, sync: SyncMode = .batch, limits: CodecLimits = .standard) throws {
@@ -208,6 +210,7 @@ public final class LogFileStore: DurableStore {
 
     private func syncFile(_ descriptor: Int32) throws {
         guard sync != .none else { return }
+        syncs += 1
         guard fdatasync(descriptor) == 0 else { throw LogFileError.system(operation: "fdatasync \(path)", errno: errno) }
     }
 

@@ -79,4 +79,24 @@ struct NemesisSweepTests {
             // would fail `passed`; the durability checker requires the furthest sequence number on 3 of 4 replicas.
         }
     }
+
+    @Test("""
+        trailing records: crashes are power losses that take the committed slots not yet synced; the replicas restart \
+        behind, catch up, and lose nothing a client saw complete (stores that sync nothing are caught)
+        """)
+    func trailingRecordsLostAtCrashes() throws {
+        var options = SimulationOptions()
+        options.clusterRestarts = true
+        options.crashes = true
+        var lost = 0
+        for seed in UInt64(1)...10 {
+            let result = try Simulation(seed: seed, options: options).run()
+            #expect(result.passed, "\(result.report)")
+            lost += result.stats.recordsLostAtCrashes
+        }
+        #expect(lost > 0, "the crashes took trailing records")
+        options.storesSyncNothing = true
+        let broken = try Simulation(seed: 1, options: options).run()
+        #expect(broken.violations.contains { $0.invariant == .agreement })
+    }
 }

@@ -134,11 +134,12 @@ final class BenchCluster {
         }
     }
 
-    /// What the replicas report at the end: the highest view (the view changes the run saw) and replica 0's mean
-    /// batch size over the whole run (requests executed per sequence number). Processes report on their metrics
-    /// endpoint, in-process replicas through their status (which counts no requests, so no batch size).
-    func replicaFigures() -> (view: UInt64, meanBatch: Double?) {
-        if !nodes.isEmpty { return (nodes.map { $0.status.view.rawValue }.max() ?? 0, nil) }
+    /// What the replicas report at the end: the highest view (the view changes the run saw), replica 0's mean
+    /// batch size over the whole run (requests executed per sequence number) and each replica's `fdatasync`s per
+    /// sequence number executed. Processes report on their metrics endpoint, in-process replicas through their
+    /// status (which counts no requests, so no batch size or syncs).
+    func replicaFigures() -> (view: UInt64, meanBatch: Double?, syncsPerBatch: [Double]?) {
+        if !nodes.isEmpty { return (nodes.map { $0.status.view.rawValue }.max() ?? 0, nil, nil) }
         let scraped = metricsPorts.map { port -> [String: Double] in
             var values: [String: Double] = [:]
             for line in MetricsServer.fetch(port: port, path: "/metrics").split(separator: "\n")
@@ -149,10 +150,15 @@ final class BenchCluster {
             return values
         }
         let view = scraped.compactMap { $0["bft_view"].map { UInt64($0) } }.max() ?? 0
+        let syncs = scraped.map { values -> Double? in
+            guard let sequences = values["bft_last_executed_sequence"], sequences > 0 else { return nil }
+            return (values["bft_storage_syncs_total"] ?? 0) / sequences
+        }
+        let syncsPerBatch = syncs.contains(nil) ? nil : syncs.compactMap { $0 }
         guard let first = scraped.first, let requests = first["bft_requests_executed_total"],
             let sequences = first["bft_last_executed_sequence"], sequences > 0
-        else { return (view, nil) }
-        return (view, requests / sequences)
+        else { return (view, nil, syncsPerBatch) }
+        return (view, requests / sequences, syncsPerBatch)
     }
 
     func stop() async {

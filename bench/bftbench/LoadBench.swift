@@ -166,6 +166,9 @@ struct LoadReport: Codable, Sendable {
     var viewChanges: UInt64
     /// Requests per sequence number at replica 0 over the whole run (processes only).
     var meanBatch: Double?
+    /// Each replica's `fdatasync` calls per sequence number executed, over the whole run (processes only; absent in
+    /// runs recorded before it).
+    var syncsPerBatch: [Double]?
     /// Share of the machine's CPU time the hypervisor gave to other guests during the measured interval (steal in
     /// /proc/stat), in percent: on a shared VM the figures above are only comparable between runs with similar steal.
     var stealPercent: Double?
@@ -180,6 +183,10 @@ struct LoadReport: Codable, Sendable {
             "slow path   \(commitPathCompletions ?? 0) completion(s) by commit certificate (zyzzyva; whole run)",
         ]
         if let meanBatch { lines.append("batches     \(Self.format(meanBatch)) requests per batch (replica 0, whole run)") }
+        if let syncsPerBatch {
+            let figures = syncsPerBatch.enumerated().map { "replica \($0.offset) \(Double(Int(($0.element * 100).rounded())) / 100)" }
+            lines.append("syncs       fdatasyncs per batch (whole run): " + figures.joined(separator: ", "))
+        }
         if let stealPercent {
             lines.append("machine     \(Self.format(stealPercent)) % of CPU time stolen by the host while measuring")
         }
@@ -270,7 +277,7 @@ enum LoadRun {
         let machineAfter = ProcessStats.machineTicks()
         let (before, diskBefore, machineBefore) = await cpuBefore
         let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
-        let (views, meanBatch) = cluster.replicaFigures()
+        let (views, meanBatch, syncsPerBatch) = cluster.replicaFigures()
         let (retransmissions, commitPath) = try await loop.submit {
             (pools.reduce(0) { $0 + $1.retransmissions }, pools.reduce(0) { $0 + $1.commitPathCompletions })
         }.get()
@@ -293,7 +300,7 @@ enum LoadRun {
             settings: settings, completed: completed, failed: recorder.failed.load(ordering: .relaxed),
             retransmissions: retransmissions, commitPathCompletions: commitPath,
             operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
-            processes: figures, viewChanges: views, meanBatch: meanBatch,
+            processes: figures, viewChanges: views, meanBatch: meanBatch, syncsPerBatch: syncsPerBatch,
             stealPercent: machineBefore.flatMap { from in machineAfter.map { $0.stealPercent(since: from) } })
     }
 }

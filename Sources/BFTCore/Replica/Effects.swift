@@ -18,15 +18,15 @@ public struct Outbound: Hashable, Sendable {
 
 /// What must survive a crash before the messages of the same `Effects` may be sent.
 ///
-/// **The durability contract.** A host persists every record of an `Effects` before it sends any of its messages,
-/// and the replica emits a record in the same `Effects` as the first message that depends on it:
+/// **The durability contract.** A host persists every record of an `Effects` before it sends any of its messages
+/// (but the trailing records below), and the replica emits a record in the same `Effects` as the first message that depends on it:
 ///
 /// | record | persisted before the replica sends | so that after a restart it |
 /// |---|---|---|
 /// | `prePrepare` | its prepare for that pre-prepare (the primary: the pre-prepare) | never accepts or issues a second digest for (v, n) |
 /// | `vote` | that prepare or commit | never votes for two digests at (v, n) |
 /// | `prepared` | its commit for the slot | still carries the certificate in its view-change (PBFT §4.4's P) |
-/// | `committed` | any reply produced by executing the slot | re-executes exactly what it executed before |
+/// | `committed` | nothing: it may trail (below) | re-executes what it executed before, or a prefix of it |
 /// | `viewChange` | the view-change message | never takes part in the view it left |
 /// | `newView` | anything in the new view | is in the view it joined, with its pre-prepares |
 /// | `stableCheckpoint` | nothing; it allows discarding older records | restores the state, the proof and the log window |
@@ -37,6 +37,17 @@ public struct Outbound: Hashable, Sendable {
 ///
 /// Checkpoint messages need no record: their digest is a function of the executed prefix, which the records
 /// above reproduce. `Replica.recover(from:)` rebuilds a replica from these records.
+///
+/// **Trailing records** (`mustPrecedeMessages == false`). A `committed` record guards no promise: the slot's
+/// prepared certificate and this replica's commit were made durable before the commit was sent, and 2f+1
+/// replicas did so, so the slot keeps its digest in every later view (PBFT §4.4) whether or not this record
+/// survives. A host may therefore send the replies of a slot before its `committed` record is durable, provided
+/// it writes the record no later than the next record that must precede messages, and in order (the log shell
+/// keeps such records in memory and puts them in front of the next group it syncs, or syncs them when idle). A
+/// crash then takes at most the trailing records: the replica restarts with a prefix of what it executed and
+/// catches up as a replica that fell behind does (status retransmission, a view change or a state transfer). At
+/// low load this takes one of the four `fdatasync`s off a request's path (the primary's pre-prepare, a backup's
+/// pre-prepare and prepare, the prepared certificate and commit, and the committed slot).
 public enum DurableRecord: Hashable, Sendable {
     /// A pre-prepare this replica accepted (or, at the primary, issued).
     case prePrepare(Envelope)
@@ -55,6 +66,12 @@ public enum DurableRecord: Hashable, Sendable {
     /// Speculative protocol: the highest commit certificate this replica holds (2f+1 spec-responses or history
     /// votes); only the newest matters.
     case certificate([Envelope])
+
+    /// Whether a host must have this record on stable storage before it sends the messages of the same `Effects`
+    /// (see the contract above): all records but `committed`.
+    public var mustPrecedeMessages: Bool {
+        if case .committed = self { false } else { true }
+    }
 }
 
 /// A stable checkpoint (PBFT §4.3) as it is kept: its sequence number, the certified state digest, the 2f+1
