@@ -49,7 +49,7 @@ public final class ReplicaNode: @unchecked Sendable {
     var ticker: RepeatedTask?
     var turnScheduled = false
     var stopped = false
-    public private(set) var counters = NodeCounters()
+    public internal(set) var counters = NodeCounters()
     var metrics = NodeMetrics()
     /// Called once, on the loop, if storage fails: the replica must stop (it may no longer send).
     var onFatal: (@Sendable (String) -> Void)?
@@ -217,25 +217,6 @@ public final class ReplicaNode: @unchecked Sendable {
         flushTrailing()
     }
 
-    /// Slots committed while the loop had nothing else to write wait in memory for the next synced group (their
-    /// records need not precede any message); an idle loop writes them within two ticks, a stopping one at once.
-    private func flushTrailing(now: Bool = false) {
-        guard !stopped, host.storageFailure == nil else { return }
-        do {
-            try store.flushTrailing(now: now)
-        } catch {
-            fail("storage failed: \(error)")
-        }
-        countSyncs()
-    }
-
-    private func countSyncs() {
-        let syncs = store.store.syncs
-        guard syncs > counters.storageSyncs else { return }
-        metrics.storageSyncs.increment(by: syncs - counters.storageSyncs)
-        counters.storageSyncs = syncs
-    }
-
     /// Frames produced while handling input go out once per loop turn, after one commit.
     private func endTurnSoon() {
         guard !turnScheduled else { return }
@@ -274,15 +255,6 @@ public final class ReplicaNode: @unchecked Sendable {
         for (channel, buffer) in replies.values { channel.writeAndFlush(buffer, promise: nil) }
     }
 
-    /// A compaction that failed left the log whole and in use (the store retries later): worth a warning, not a stop.
-    private func noteCompactionFailures() {
-        let log = store.store
-        guard log.compactionFailures > counters.compactionFailures else { return }
-        counters.compactionFailures = log.compactionFailures
-        logger.warning(
-            "log compaction failed (\(log.lastCompactionFailure ?? "unknown")); the log stays whole and in use, and compaction is tried again once it has doubled")
-    }
-
     private func sendToClient(
         _ frame: [UInt8], _ client: ClientID, _ replies: inout [ObjectIdentifier: (channel: Channel, buffer: ByteBuffer)]
     ) {
@@ -303,7 +275,7 @@ public final class ReplicaNode: @unchecked Sendable {
         replies[key] = (channel, buffer)
     }
 
-    private func fail(_ message: String) {
+    func fail(_ message: String) {
         guard !stopped else { return }
         logger.critical("\(message); stopping")
         stopNow()
