@@ -27,7 +27,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "This replica's id (0…n-1).") var id: UInt32
     @Option(help: "This replica's private key file (mode 0600).") var key: String
     @Option(help: "Directory for this replica's durable state.") var data: String
-    @Option(help: "When storage commits: always (every step), batch (once per event-loop turn), none (no fsync).")
+    @Option(help: """
+        When storage commits: always (every step), batch (once per event-loop turn that has records a message \
+        waits for; committed marks alone wait for the next one), none (no fsync).
+        """)
     var sync: SyncModeArgument = .batch
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: LogLevelArgument = .info
     @Option(help: "Serve Prometheus metrics over HTTP on this port (GET /metrics); off if not given.")

@@ -79,7 +79,10 @@ struct Run: ParsableCommand {
     @Flag(help: "Isolate the current primary for long spans before the heal, forcing view changes.")
     var isolatePrimary = false
 
-    @Flag(help: "Crash up to f replicas at a time (often the primary) and restart them from their durable records.")
+    @Flag(help: """
+        Crash up to f replicas at a time (often the primary) and restart them from their durable records. Every \
+        crash is a power loss: records persisted since the last one a message had to wait for are gone.
+        """)
     var crashes = false
 
     @Flag(help: "Crash every replica at once, then restart them all from their durable records.")
@@ -186,8 +189,8 @@ struct Run: ParsableCommand {
         print("summary: \(range.count) seed(s), \(range.count - failed.count) passed, \(failed.count) with violations; "
             + "\(completed) requests completed in \(Self.format(seconds)) s wall time "
             + "(\(Int(Double(completed) / max(seconds, 1e-9))) committed requests per second)")
-        print("faults: \(totals.crashes) crashes, \(totals.viewChanges) view changes installed (by any replica), "
-            + "\(totals.stateTransfers) state transfers")
+        print("faults: \(totals.crashes) crashes (\(totals.recordsLostAtCrashes) unsynced records lost), "
+            + "\(totals.viewChanges) view changes installed (by any replica), \(totals.stateTransfers) state transfers")
         if replication == .zyzzyva {
             print("speculation: \(totals.fastCompletions) of \(completed) completions on the fast path, "
                 + "\(totals.rollbacks) rollbacks, \(totals.complaints) complaints")

@@ -32,6 +32,8 @@ struct BenchSmokeTests {
         #expect(processes.count == 5, "four replicas and the clients")
         #expect(processes.allSatisfy { $0["diskBytesPerOperation"] is Double }, "\(processes)")
         #expect(text.contains("B to disk/op"))
+        let syncs = report?["syncsPerBatch"] as? [Double] ?? []
+        #expect(syncs.count == 4 && syncs.allSatisfy { $0 > 0 }, "every replica synced its log: \(syncs)")
     }
 
     @Test("bftbench refuses a steal limit outside 0…100 % and attempts outside 1…20, with a one-line error")
