@@ -34,6 +34,7 @@ struct BenchSmokeTests {
         #expect(text.contains("B to disk/op"))
         let syncs = report?["syncsPerBatch"] as? [Double] ?? []
         #expect(syncs.count == 4 && syncs.allSatisfy { $0 > 0 }, "every replica synced its log: \(syncs)")
+        #expect((0...100).contains(report?["idlePercent"] as? Double ?? -1), "\(String(describing: report))")
     }
 
     @Test("bftbench refuses a steal limit outside 0…100 % and attempts outside 1…20, with a one-line error")

@@ -172,6 +172,9 @@ struct LoadReport: Codable, Sendable {
     /// Share of the machine's CPU time the hypervisor gave to other guests during the measured interval (steal in
     /// /proc/stat), in percent: on a shared VM the figures above are only comparable between runs with similar steal.
     var stealPercent: Double?
+    /// Share of the machine's CPU time that was idle (idle + iowait in /proc/stat) during the measured interval, in
+    /// percent: capacity the pipeline left unused (absent in runs recorded before it).
+    var idlePercent: Double?
 
     var table: String {
         let latency = ["p50", "p90", "p99", "p99.9"].map { "\($0) \(Self.format(latencyMicroseconds[$0] ?? 0 / 1))" }
@@ -188,7 +191,8 @@ struct LoadReport: Codable, Sendable {
             lines.append("syncs       fdatasyncs per batch (whole run): " + figures.joined(separator: ", "))
         }
         if let stealPercent {
-            lines.append("machine     \(Self.format(stealPercent)) % of CPU time stolen by the host while measuring")
+            let idle = idlePercent.map { ", \(Self.format($0)) % idle" } ?? ""
+            lines.append("machine     \(Self.format(stealPercent)) % of CPU time stolen by the host\(idle) while measuring")
         }
         for process in processes {
             let disk = process.diskBytesPerOperation.map { "\(Int($0)) B to disk/op, " } ?? ""
@@ -200,7 +204,7 @@ struct LoadReport: Codable, Sendable {
 
     static let csvHeader = "protocol,replicas,clients,outstanding,connections,request_bytes,reply_bytes,batch,"
         + "batch_timeout_ms,"
-        + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed,mean_batch,steal_pct"
+        + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed,mean_batch,steal_pct,idle_pct"
 
     var csvRow: String {
         let s = settings
@@ -210,7 +214,8 @@ struct LoadReport: Codable, Sendable {
             "\(s.replyBytes)", "\(s.batch)", "\(s.tickMilliseconds)", s.authentication, s.adversary ?? "none",
             s.inProcess ? "in-process" : "processes", Self.format(operationsPerSecond),
         ] + ["p50", "p90", "p99", "p99.9"].map { Self.format(latencyMicroseconds[$0] ?? 0) }
-            + ["\(viewChanges)", "\(failed)", meanBatch.map(Self.format) ?? "", stealPercent.map(Self.format) ?? ""]
+            + ["\(viewChanges)", "\(failed)", meanBatch.map(Self.format) ?? "", stealPercent.map(Self.format) ?? "",
+                idlePercent.map(Self.format) ?? ""]
         return fields.joined(separator: ",")
     }
 
@@ -301,7 +306,8 @@ enum LoadRun {
             retransmissions: retransmissions, commitPathCompletions: commitPath,
             operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
             processes: figures, viewChanges: views, meanBatch: meanBatch, syncsPerBatch: syncsPerBatch,
-            stealPercent: machineBefore.flatMap { from in machineAfter.map { $0.stealPercent(since: from) } })
+            stealPercent: machineBefore.flatMap { from in machineAfter.map { $0.stealPercent(since: from) } },
+            idlePercent: machineBefore.flatMap { from in machineAfter.map { $0.idlePercent(since: from) } })
     }
 }
 

@@ -6,10 +6,17 @@ enum ProcessStats {
     struct MachineTicks {
         var total: Double
         var steal: Double
+        /// idle + iowait: no process wanted the CPU.
+        var idle: Double
 
         func stealPercent(since earlier: MachineTicks) -> Double {
             let total = self.total - earlier.total
             return total > 0 ? (steal - earlier.steal) * 100 / total : 0
+        }
+
+        func idlePercent(since earlier: MachineTicks) -> Double {
+            let total = self.total - earlier.total
+            return total > 0 ? (idle - earlier.idle) * 100 / total : 0
         }
     }
 
@@ -20,7 +27,7 @@ enum ProcessStats {
         else { return nil }
         let ticks = line.split(separator: " ").dropFirst().prefix(8).compactMap { Double($0) }
         guard ticks.count == 8 else { return nil }
-        return MachineTicks(total: ticks.reduce(0, +), steal: ticks[7])
+        return MachineTicks(total: ticks.reduce(0, +), steal: ticks[7], idle: ticks[3] + ticks[4])
     }
 
     /// utime + stime in seconds (fields 14 and 15 of /proc/PID/stat, in clock ticks).
