@@ -1,7 +1,8 @@
 import BFTCore
 
 /// A store that keeps records in memory: durable across simulated message loss and simulated crashes (the
-/// simulator keeps the store and rebuilds the replica from it), not across a process exit.
+/// simulator keeps the store and rebuilds the replica from it; a crash takes the trailing records, see below), not
+/// across a process exit.
 ///
 /// It syncs as a log file synced by the host does: a persist holding a record that must precede messages
 /// (`DurableRecord.mustPrecedeMessages`) makes everything persisted so far durable; records persisted without
@@ -39,8 +40,9 @@ public final class InMemoryStore: DurableStore {
     /// A power loss: the trailing records persisted after the last sync are gone. Returns how many.
     @discardableResult
     public func losePower() -> Int {
-        let lost = records.count - durableCount
+        let lost = max(0, records.count - durableCount)
         records.removeLast(lost)
+        durableCount = records.count
         return lost
     }
 
