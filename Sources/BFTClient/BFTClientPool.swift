@@ -116,9 +116,8 @@ public final class BFTClientPool: @unchecked Sendable {
 
     private func send(_ outbound: [Outbound]) {
         for message in outbound {
-            guard case .replica(let replica) = message.destination, let link = links[replica] else { continue }
-            link.send(message.envelope.encoded)
-            if link.unflushedBytes >= Self.earlyFlushBytes { link.flush() }
+            guard case .replica(let replica) = message.destination else { continue }
+            links[replica]?.send(message.envelope.encoded)
         }
         guard !outbound.isEmpty, !flushScheduled else { return }
         // Everything sent during this loop turn goes out in one write per replica, at its end.
@@ -129,9 +128,6 @@ public final class BFTClientPool: @unchecked Sendable {
             for link in me.value.links.values { link.flush() }
         }
     }
-
-    /// Experiment: BFT_EARLY_FLUSH=N flushes a link once N bytes of requests are pending.
-    static let earlyFlushBytes = Int(getenv("BFT_EARLY_FLUSH").map { String(cString: $0) } ?? "") ?? Int.max
 
     private func received(_ frame: [UInt8]) {
         guard let envelope = try? Envelope.decode(frame, limits: limits), let client = envelope.message.addressee,

@@ -60,9 +60,6 @@ package final class Link {
         connect()
     }
 
-    /// Bytes waiting for the next `flush()`.
-    package var unflushedBytes: Int { outgoing?.readableBytes ?? 0 }
-
     package func flush() {
         guard let buffer = outgoing else { return }
         outgoing = nil
