@@ -101,8 +101,8 @@ struct LoadBench: AsyncParsableCommand {
     @OptionGroup var steal: StealRetry
 
     func validate() throws {
-        guard (4...64).contains(replicas), clients >= 1, outstanding >= 1, clients * outstanding <= 4096 else {
-            throw ValidationError("--replicas 4…64; --clients and --outstanding at least 1, at most 4096 loops")
+        guard (4...64).contains(replicas), clients >= 1, outstanding >= 1, clients * outstanding <= 1024 else {
+            throw ValidationError("--replicas 4…64; --clients and --outstanding at least 1, at most 1024 loops")
         }
         guard connections >= 1, connections <= clients * outstanding else {
             throw ValidationError("--connections between 1 and clients × outstanding")
