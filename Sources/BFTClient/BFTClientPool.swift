@@ -8,7 +8,8 @@ import NIOPosix
 /// for many users (a gateway, a load generator). Each identity is its own `ClientSession` (PBFT's one request at a
 /// time, f+1 matching replies); replies are routed to their session by the client they name (PBFT §4.1's c).
 /// Requests made during a loop turn leave together at its end (one write per replica, not one per request), and
-/// one ticker drives every session's retransmission and timeout.
+/// one ticker drives every session's retransmission and timeout. Under the speculative protocol the sessions share
+/// commit certificates (`SharedCommits`): with a replica silent, one certificate completes a whole batch's requests.
 public final class BFTClientPool: @unchecked Sendable {
     public typealias Completion = (Result<[UInt8], BFTClientError>) -> Void
 
@@ -32,6 +33,9 @@ public final class BFTClientPool: @unchecked Sendable {
     public private(set) var retransmissions = 0
     /// Speculative protocol: requests completed by the commit certificate rather than the fast path.
     public private(set) var commitPathCompletions = 0
+    /// Speculative protocol: commit certificates sent (each to every replica). With a replica silent, about one per
+    /// batch, since the sessions of the pool share them (`SharedCommits`).
+    public private(set) var certificatesSent = 0
 
     /// `signers` are the identities; each id is self-certifying (derived from its key), so the group needs no
     /// registration. `lastTimestamp` must exceed any timestamp these identities used before (the default, the wall
@@ -42,12 +46,14 @@ public final class BFTClientPool: @unchecked Sendable {
     ) throws {
         let configuration = try cluster.configuration()
         let options = cluster.clientOptions
-        let votes = VerifiedSignatures()  // every session of the pool gets the same votes per batch
+        // Every session of the pool gets the same votes per batch, and one commit certificate serves the batch.
+        let votes = VerifiedSignatures()
+        let commits = SharedCommits()
         sessions = signers.map { signer in
             ClientSession(
                 client: ClientID(selfCertifying: signer.publicKey, suite: suite), configuration: configuration,
                 options: options, directory: cluster.directory, suite: suite, signer: signer,
-                lastTimestamp: Timestamp(lastTimestamp), verifiedVotes: votes)
+                lastTimestamp: Timestamp(lastTimestamp), verifiedVotes: votes, sharedCommits: commits)
         }
         ids = sessions.map(\.client)
         indexOf = Dictionary(ids.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
@@ -115,6 +121,10 @@ public final class BFTClientPool: @unchecked Sendable {
     }
 
     private func send(_ outbound: [Outbound]) {
+        // A session's step sends at most one certificate, to every replica.
+        if speculative, outbound.contains(where: { $0.envelope.message.kind == .commitCertificate }) {
+            certificatesSent += 1
+        }
         for message in outbound {
             guard case .replica(let replica) = message.destination else { continue }
             links[replica]?.send(message.envelope.encoded)
@@ -138,6 +148,15 @@ public final class BFTClientPool: @unchecked Sendable {
         }
         let step = sessions[member].receive(envelope)
         if step.rejected != nil { refusedReplies += 1 }
+        finish(step, of: member)
+        // The certificate that completed this session also completes those of the pool that rode on it.
+        for rider in step.shared?.riders ?? [] {
+            guard let shared = step.shared, let index = indexOf[rider] else { continue }
+            finish(sessions[index].historyCommitted(shared.history), of: index)
+        }
+    }
+
+    private func finish(_ step: ClientStep, of member: Int) {
         send(step.messages)
         if speculative, let completion = step.completion, !completion.fastPath { commitPathCompletions += 1 }
         if let completion = step.completion, let waiter = waiting[member] {

@@ -91,10 +91,11 @@ public final class Simulation {
                     id: id, configuration: configuration, behavior: behavior, transport: transport,
                     store: store, limits: options.replicaOptions.limits))
         }
+        let shared = options.clientsShareCommits ? SharedCommits() : nil
         for index in 0..<options.clients {
             let session = ClientSession(
                 client: Self.clientID(index), configuration: configuration, options: options.clientOptions,
-                directory: directory, suite: suite(), signer: clientSigners[index])
+                directory: directory, suite: suite(), signer: clientSigners[index], sharedCommits: shared)
             clients.append(SimulatedClient(session: session, signer: clientSigners[index]))
         }
     }
@@ -245,6 +246,14 @@ public final class Simulation {
             let step = clients[index].session.receive(envelope)
             send(step.messages, from: index)
             if let completion = step.completion { complete(index, completion) }
+            for rider in step.shared?.riders ?? [] {
+                guard let history = step.shared?.history else { continue }
+                let riding = Int(rider.rawValue) - 1
+                if let completion = clients[riding].session.historyCommitted(history).completion {
+                    stats.ridingCompletions += 1
+                    complete(riding, completion)
+                }
+            }
         }
     }
 

@@ -39,6 +39,9 @@ public struct SimulationOptions {
     /// A deliberately broken variant: the replicas' stores sync nothing, so a crash (a power loss here) takes every
     /// record persisted since the start, not only the trailing ones.
     public var storesSyncNothing = false
+    /// Speculative protocol: the clients share commit certificates as the sessions of one `BFTClientPool` do
+    /// (`SharedCommits`): one client's certificate on a history completes the others' requests in it.
+    public var clientsShareCommits = false
     /// Sign and hash with the real BFTCrypto suite instead of the simulated one (set by the caller, who owns it).
     public var realCrypto: RealCryptoFactory?
     public var replicaOptions = ReplicaOptions()
@@ -86,6 +89,7 @@ public struct SimulationOptions {
         if replicaOptions.checkpointInterval != ReplicaOptions().checkpointInterval {
             text += " --checkpoint-interval \(replicaOptions.checkpointInterval)"
         }
+        if clientsShareCommits { text += " --share-commits" }
         if clientAuthentication != .signatures { text += " --client-auth \(clientAuthentication.rawValue)" }
         if realCrypto != nil { text += " --real-crypto" }
         if let adversary { text += " --adversary \(adversary.name) --faulty \(adversary.faulty)" }

@@ -55,6 +55,8 @@ public struct SimulationStats: Sendable {
     public var rollbacks = 0
     public var complaints = 0
     public var fastCompletions = 0
+    /// Speculative protocol with `clientsShareCommits`: completions by another client's certificate.
+    public var ridingCompletions = 0
     /// Messages delivered, by message kind (indexed by the wire tag), and their bytes.
     public var deliveredByKind = [Int](repeating: 0, count: 32)
     public var deliveredBytes = 0
@@ -84,6 +86,7 @@ public struct SimulationStats: Sendable {
         rollbacks += other.rollbacks
         complaints += other.complaints
         fastCompletions += other.fastCompletions
+        ridingCompletions += other.ridingCompletions
         deliveredBytes += other.deliveredBytes
         lastCompletion += other.lastCompletion
         for kind in deliveredByKind.indices { deliveredByKind[kind] += other.deliveredByKind[kind] }

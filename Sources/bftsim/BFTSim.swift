@@ -105,6 +105,10 @@ struct Run: ParsableCommand {
     @Option(help: "Virtual milliseconds after the heal within which every request must complete.")
     var livenessMs: UInt64 = 10_000
 
+    @Flag(help: ArgumentHelp("Zyzzyva: the clients share commit certificates as one bftclient pool's sessions do.",
+        discussion: "One client's certificate on a batch's history then completes the other clients' requests in it."))
+    var shareCommits = false
+
     @Flag(help: "Use libsodium Ed25519 and libcrypto SHA-256 instead of the simulated crypto.")
     var realCrypto = false
 
@@ -150,6 +154,7 @@ struct Run: ParsableCommand {
         options.crashes = crashes
         options.clusterRestarts = clusterRestarts
         options.tickSkew = tickSkew
+        options.clientsShareCommits = shareCommits
         options.faultyClients = faultyClient.map(\.kind)
         options.replicaOptions.checkpointInterval = checkpointInterval
         options.replicaOptions.logWindow = 2 * checkpointInterval
@@ -193,6 +198,7 @@ struct Run: ParsableCommand {
             + "\(totals.viewChanges) view changes installed (by any replica), \(totals.stateTransfers) state transfers")
         if replication == .zyzzyva {
             print("speculation: \(totals.fastCompletions) of \(completed) completions on the fast path, "
+                + "\(totals.ridingCompletions) by another client's certificate, "
                 + "\(totals.rollbacks) rollbacks, \(totals.complaints) complaints")
         }
         if !failed.isEmpty {

@@ -86,6 +86,55 @@ struct ClientPoolTests {
     }
 }
 
+extension ClientPoolTests {
+    @Test("""
+        a client pool under Zyzzyva with one silent replica: every identity gets its own results, and the identities \
+        of a batch share one commit certificate instead of sending one each
+        """)
+    func sharedCertificates() async throws {
+        let cluster = try ProcessCluster(replication: .zyzzyva, authentication: .macs)
+        try cluster.start(3, extra: ["--adversary", "silent"])
+        let announced = cluster.wait(seconds: 60) { cluster.log(3).contains("running the Byzantine behaviour 'silent'") }
+        try #require(announced, "replica 3 logged: \(cluster.log(3))")
+        for index in 0..<3 { try cluster.start(index) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let members = 8
+        let pool = try BFTClientPool(
+            cluster: cluster.cluster, signers: (0..<members).map { _ in Ed25519Signer() }, suite: SodiumCryptoSuite(),
+            loop: loop)
+        // Each round submits every identity's append in one turn of the pool's loop, so the requests leave in one
+        // write and the primary orders them as one batch; from the second round on, each identity's previous
+        // request needed the commit path, so it commits as soon as 2f+1 spec-responses match (adaptive commit).
+        let rounds = 5
+        for round in 1...rounds {
+            let results = try await loop.submit {
+                let all = loop.makePromise(of: [(Int, Result<[UInt8], BFTClientError>)].self)
+                var collected: [(Int, Result<[UInt8], BFTClientError>)] = []
+                for member in 0..<members {
+                    let append = KeyValueCommand.append(key: self.key("s\(member)"), suffix: self.key("\(member)"))
+                    pool.submit(append.encoded(), as: member, timeout: .seconds(60)) { result in
+                        collected.append((member, result))
+                        if collected.count == members { all.succeed(collected) }
+                    }
+                }
+                return all.futureResult
+            }.get().get()
+            for (member, result) in results {
+                let value = try result.get()
+                #expect(KeyValueResult.decode(value) == .value(key(String(repeating: "\(member)", count: round))))
+            }
+        }
+        let (completions, certificates) = try await loop.submit {
+            (pool.commitPathCompletions, pool.certificatesSent)
+        }.get()
+        #expect(completions == rounds * members, "the silent replica sends every request down the commit path")
+        #expect(certificates < completions, "\(certificates) certificates for \(completions) commit-path completions")
+        await pool.close()
+        try await group.shutdownGracefully()
+    }
+}
+
 /// Counts what arrives on the impostor's connections.
 private final class ReceivedBytes: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer

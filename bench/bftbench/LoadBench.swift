@@ -160,6 +160,9 @@ struct LoadReport: Codable, Sendable {
     var retransmissions: Int?
     /// Zyzzyva: completions by the commit certificate instead of the fast path, over the whole run.
     var commitPathCompletions: Int?
+    /// Zyzzyva: commit certificates the clients sent, over the whole run (absent in runs recorded before they were
+    /// shared per batch).
+    var commitCertificatesSent: Int?
     var operationsPerSecond: Double
     var latencyMicroseconds: [String: Double]
     var processes: [ProcessFigures]
@@ -183,7 +186,8 @@ struct LoadReport: Codable, Sendable {
                 + "\(retransmissions ?? 0) retransmitted)",
             "latency µs  " + latency.joined(separator: "  "),
             "views       \(viewChanges) view change(s)",
-            "slow path   \(commitPathCompletions ?? 0) completion(s) by commit certificate (zyzzyva; whole run)",
+            "slow path   \(commitPathCompletions ?? 0) completion(s) by commit certificate, "
+                + "\(commitCertificatesSent ?? 0) certificate(s) sent (zyzzyva; whole run)",
         ]
         if let meanBatch { lines.append("batches     \(Self.format(meanBatch)) requests per batch (replica 0, whole run)") }
         if let syncsPerBatch {
@@ -283,8 +287,9 @@ enum LoadRun {
         let (before, diskBefore, machineBefore) = await cpuBefore
         let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
         let (views, meanBatch, syncsPerBatch) = cluster.replicaFigures()
-        let (retransmissions, commitPath) = try await loop.submit {
-            (pools.reduce(0) { $0 + $1.retransmissions }, pools.reduce(0) { $0 + $1.commitPathCompletions })
+        let (retransmissions, commitPath, certificates) = try await loop.submit {
+            (pools.reduce(0) { $0 + $1.retransmissions }, pools.reduce(0) { $0 + $1.commitPathCompletions },
+             pools.reduce(0) { $0 + $1.certificatesSent })
         }.get()
         for pool in pools { await pool.close() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
@@ -303,7 +308,7 @@ enum LoadRun {
         }
         return LoadReport(
             settings: settings, completed: completed, failed: recorder.failed.load(ordering: .relaxed),
-            retransmissions: retransmissions, commitPathCompletions: commitPath,
+            retransmissions: retransmissions, commitPathCompletions: commitPath, commitCertificatesSent: certificates,
             operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
             processes: figures, viewChanges: views, meanBatch: meanBatch, syncsPerBatch: syncsPerBatch,
             stealPercent: machineBefore.flatMap { from in machineAfter.map { $0.stealPercent(since: from) } },

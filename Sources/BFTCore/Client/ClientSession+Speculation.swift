@@ -18,7 +18,11 @@ extension ClientSession {
         }
         let matching = pending.responses.count { $0.key == key }
         guard matching >= configuration.fastQuorum else {
-            let early = options.adaptiveCommit && fastPathFailing ? startCommit(&pending) : []
+            // A certificate another session of this process sent for the same history already committed it.
+            if matching >= configuration.quorum, sharedCommits?.isCommitted(SharedCommits.History(key)) == true {
+                return complete(key, timestamp: pending.timestamp, fastPath: false)
+            }
+            let early = options.adaptiveCommit && fastPathFailing ? startCommit(&pending, mayRide: true) : []
             outstanding = consume pending
             return ClientStep(messages: early)
         }
@@ -38,13 +42,41 @@ extension ClientSession {
         outstanding = pending
         guard case .added(let count) = outcome else { return ClientStep(rejected: .duplicate) }
         guard count >= configuration.quorum else { return ClientStep() }
-        return complete(committing.key, timestamp: timestamp, fastPath: false)
+        var step = complete(committing.key, timestamp: timestamp, fastPath: false)
+        if let sharedCommits {
+            let history = SharedCommits.History(committing.key)
+            let riders = sharedCommits.committed(history, by: client)
+            if !riders.isEmpty { step.shared = SharedCommit(history: history, riders: riders) }
+        }
+        return step
+    }
+
+    /// Another session of this process completed a certificate on `history` (`SharedCommits`): this session
+    /// completes too if it holds 2f+1 spec-responses for that history that match in result as well.
+    public mutating func historyCommitted(_ history: SharedCommits.History) -> ClientStep {
+        guard let timestamp = outstanding?.timestamp, let responses = outstanding?.responses else {
+            return ClientStep(rejected: .staleRequest)
+        }
+        let needed = options.deviations.ridersNeedNoQuorum ? 1 : configuration.quorum
+        let key = responses.lazy.map(\.key).first { key in
+            SharedCommits.History(key) == history && responses.count { $0.key == key } >= needed
+        }
+        guard let key else { return ClientStep() }
+        return complete(key, timestamp: timestamp, fastPath: false)
     }
 
     /// Sends 2f+1 matching spec-responses to every replica as a commit certificate, once per request (Zyzzyva
-    /// §3.3). Nothing if the client does not hold them yet or already sent one.
-    mutating func startCommit(_ pending: inout Outstanding) -> [Outbound] {
-        guard pending.committing == nil, let certificate = commitCertificate(pending) else { return [] }
+    /// §3.3). Nothing if the client does not hold them yet or already sent one, or (`mayRide`) if another session
+    /// of this process sent one for the same history (`SharedCommits`); the commit timer sends it regardless.
+    mutating func startCommit(_ pending: inout Outstanding, mayRide: Bool = false) -> [Outbound] {
+        guard pending.committing == nil else { return [] }
+        // Asked before the certificate is built: a rider then pays for neither its votes nor its MACs.
+        if mayRide, let sharedCommits, let key = quorumKey(pending),
+            !sharedCommits.claim(SharedCommits.History(key), by: client)
+        {
+            return []
+        }
+        guard let certificate = commitCertificate(pending) else { return [] }
         pending.committing = (certificate.key, QuorumTracker())
         // When replies are MAC'd, the key (if self-certifying) goes along so replicas can MAC their local-commits.
         let key = replicaKeys != nil && client.isSelfCertifying ? signer.publicKey : nil
@@ -64,6 +96,11 @@ extension ClientSession {
         outstanding = nil
         return ClientStep(completion: Completion(
             timestamp: timestamp, result: key.result, sequence: key.sequence, history: key.history, fastPath: fastPath))
+    }
+
+    /// The key 2f+1 of the spec-responses match on, if any (at most one: two such sets would need 4f+2 replicas).
+    func quorumKey(_ pending: Outstanding) -> SpeculativeKey? {
+        pending.responses.lazy.map(\.key).first { key in pending.responses.count { $0.key == key } >= configuration.quorum }
     }
 
     /// 2f+1 matching spec-responses, if the client holds them (the most common key; ties by replica order), as
@@ -92,4 +129,8 @@ extension ClientSession {
         else { return nil }
         return vote
     }
+}
+
+extension SharedCommits.History {
+    init(_ key: ClientSession.SpeculativeKey) { self.init(view: key.view, sequence: key.sequence, history: key.history) }
 }

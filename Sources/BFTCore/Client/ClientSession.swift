@@ -17,6 +17,8 @@ public struct ClientSession {
     var requestKeys: [any SessionKey]? { options.authentication.signsRequests ? nil : replicaKeys }
     /// History votes already checked (MAC mode's commit path); clients of one process may share it.
     let verifiedVotes: VerifiedSignatures
+    /// Speculative protocol: certificates shared with the other sessions of this process, if any (`SharedCommits`).
+    let sharedCommits: SharedCommits?
 
     /// The primary this client believes in, learned from replies.
     public internal(set) var view: ViewNumber = 0
@@ -62,13 +64,15 @@ public struct ClientSession {
 
     /// `lastTimestamp` is the newest timestamp this client identity ever used; new requests use larger ones
     /// (a process that restarts passes something like the wall clock in microseconds). Sessions of one thread may
-    /// share `verifiedVotes`, so each batch's history votes are checked once, not once per client.
+    /// share `verifiedVotes`, so each batch's history votes are checked once, not once per client, and
+    /// `sharedCommits`, so each batch needs one commit certificate, not one per client.
     public init(
         client: ClientID, configuration: Configuration, options: ClientOptions = ClientOptions(),
         directory: KeyDirectory, suite: any CryptoSuite, signer: any Signer, lastTimestamp: Timestamp = 0,
-        verifiedVotes: VerifiedSignatures? = nil
+        verifiedVotes: VerifiedSignatures? = nil, sharedCommits: SharedCommits? = nil
     ) {
         self.verifiedVotes = verifiedVotes ?? VerifiedSignatures(capacity: 64)
+        self.sharedCommits = sharedCommits
         self.client = client
         self.configuration = configuration
         self.options = options
@@ -244,6 +248,9 @@ public struct ClientOptions: Hashable, Sendable {
 public struct ClientDeviations: Hashable, Sendable {
     /// Accept a result on f matching replies instead of f+1.
     public var acceptWithFReplies = false
+    /// Speculative protocol: a session riding on another's certificate completes with the result of any
+    /// spec-response for the committed history, instead of needing 2f+1 matching ones.
+    public var ridersNeedNoQuorum = false
     public init() {}
 }
 
@@ -252,6 +259,9 @@ public struct ClientStep: Hashable, Sendable {
     public var rejected: RejectReason?
     /// What to send now (a commit certificate under `adaptiveCommit`).
     public var messages: [Outbound] = []
+    /// Speculative protocol: this session's certificate completed, and these sessions of the same process rode on
+    /// it; the caller hands each `historyCommitted(_:)` (`SharedCommits`).
+    public var shared: SharedCommit?
 
     public init(completion: Completion? = nil, rejected: RejectReason? = nil, messages: [Outbound] = []) {
         self.completion = completion

@@ -1,0 +1,94 @@
+/// Commit certificates shared by the client sessions of one process (a `BFTClientPool`; the simulator's clients when
+/// `SimulationOptions.clientsShareCommits` is set).
+///
+/// Why: with one replica silent, no request of a batch completes on the fast path, and without sharing each of the
+/// batch's clients sends its own certificate to every replica and takes 2f+1 local-commits back, which doubles the
+/// messages per request. Yet 2f+1 local-commits for a certificate on (v, n, h_n) show the history h_n held
+/// committed by 2f+1 replicas (Zyzzyva §3.3), and h_n contains every request of batch n, not only the certificate
+/// sender's. So the first session with 2f+1 matching spec-responses for (v, n, h_n) sends the certificate, later
+/// ones with 2f+1 matching spec-responses for the same (v, n, h_n) ride on it, and they complete when it does.
+///
+/// What stays per client: a rider still needs its own 2f+1 spec-responses that match in view, sequence number,
+/// history and result (they fix its result, exactly as for a certificate it sent itself); only the local-commits
+/// are shared, and only inside one process, whose sessions trust one another. A rider whose owner never completes
+/// (abandoned, or finished on the fast path) sends its own certificate when its commit timer runs out.
+public final class SharedCommits {
+    /// What a certificate commits: a history, in a view, at a sequence number.
+    public struct History: Hashable, Sendable {
+        public var view: ViewNumber
+        public var sequence: SequenceNumber
+        public var history: Digest
+
+        public init(view: ViewNumber, sequence: SequenceNumber, history: Digest) {
+            self.view = view
+            self.sequence = sequence
+            self.history = history
+        }
+    }
+
+    private struct Entry {
+        var owner: ClientID
+        var riders: [ClientID] = []
+        var committed = false
+    }
+
+    private var entries: [History: Entry] = [:]
+    /// Histories in the order they were first claimed, to forget the oldest (riders then use their own timer).
+    private var order: [History] = []
+    private var oldest = 0
+    /// Histories remembered at most; a few batches in flight need far fewer.
+    public let capacity: Int
+
+    public init(capacity: Int = 1024) { self.capacity = max(1, capacity) }
+
+    /// Whether a certificate on `history` already gathered 2f+1 local-commits.
+    public func isCommitted(_ history: History) -> Bool { entries[history]?.committed == true }
+
+    /// Called by a session that holds 2f+1 matching spec-responses for `history` and would send a certificate:
+    /// true if it should (no other session has, or the history is committed already, which a certificate then
+    /// merely confirms); false if it rides on another session's and waits for `committed(_:by:)`.
+    public func claim(_ history: History, by client: ClientID) -> Bool {
+        guard var entry = entries[history] else {
+            remember(history, Entry(owner: client))
+            return true
+        }
+        if entry.committed || entry.owner == client { return true }
+        if !entry.riders.contains(client) { entry.riders.append(client) }
+        entries[history] = entry
+        return false
+    }
+
+    /// A session completed on 2f+1 local-commits for `history`: returns the sessions riding on it, in the order
+    /// they joined, for the caller to hand them `ClientSession.historyCommitted(_:)`.
+    public func committed(_ history: History, by client: ClientID) -> [ClientID] {
+        guard var entry = entries[history] else {
+            remember(history, Entry(owner: client, committed: true))
+            return []
+        }
+        let riders = entry.riders.filter { $0 != client }
+        entry.committed = true
+        entry.riders = []
+        entries[history] = entry
+        return riders
+    }
+
+    private func remember(_ history: History, _ entry: Entry) {
+        if order.count - oldest >= capacity {
+            entries[order[oldest]] = nil
+            oldest += 1
+            // Drop the forgotten prefix now and then, so `order` stays within twice the capacity.
+            if oldest >= capacity {
+                order.removeFirst(oldest)
+                oldest = 0
+            }
+        }
+        entries[history] = entry
+        order.append(history)
+    }
+}
+
+/// The local-commits of one session's certificate, passed on to the sessions riding on it (see `SharedCommits`).
+public struct SharedCommit: Hashable, Sendable {
+    public var history: SharedCommits.History
+    public var riders: [ClientID]
+}
