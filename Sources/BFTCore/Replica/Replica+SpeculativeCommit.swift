@@ -13,7 +13,8 @@ extension Replica {
     }
 
     /// A commit certificate is 2f+1 correctly signed spec-responses or history votes from distinct replicas, all
-    /// for the same view, sequence number and history.
+    /// for the same view, sequence number and history. This replica's own current vote, byte for byte, needs no
+    /// check: it signed it (one Ed25519 verification less per batch on the commit path).
     func validCertificate(_ votes: [Envelope]) -> HistoryCertificate? {
         guard votes.count >= configuration.quorum, votes.count <= configuration.replicaCount,
             let first = votes.first.flatMap(Self.vouchedHistory)
@@ -22,7 +23,8 @@ extension Replica {
         for envelope in votes {
             guard let voter = envelope.sender.replicaID, configuration.contains(voter),
                 let vouched = Self.vouchedHistory(envelope), vouched == first,
-                case .added = voters.add(voter, vouched.history), verified(envelope)
+                case .added = voters.add(voter, vouched.history),
+                envelope == speculation.responseVote || verified(envelope)
             else { return nil }
         }
         return HistoryCertificate(view: first.view, sequence: first.sequence, history: first.history, votes: votes)
