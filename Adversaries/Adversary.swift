@@ -24,6 +24,16 @@ public struct AdversaryContext {
         Envelope(signing: message, from: .replica(replica.id), with: signer)
     }
 
+    /// Seals `message` for a client as the correct replica sealed `original`: with the one MAC under the key this
+    /// replica shares with the client if `original` carried one (a faulty replica holds that key too), else
+    /// signed. A lie sealed so reaches a MAC-mode client, which refuses signed answers unchecked.
+    public func sealForClient(_ message: Message, like original: Envelope, to client: ClientID) -> Envelope {
+        guard case .authenticator = original.seal, let key = replica.directory.key(of: .client(client)),
+            let shared = signer.sessionKey(with: key)
+        else { return sign(message) }
+        return Envelope(authenticating: message, from: .replica(replica.id), keys: [shared])
+    }
+
     /// The replicas an outbound message reaches (`allReplicas` expanded, this replica left out).
     public func targets(of outbound: Outbound) -> [ReplicaID] {
         switch outbound.destination {

@@ -3,7 +3,8 @@ import BFTRuntime
 
 /// A replica that answers clients with wrong results (and, speculatively, with a wrong history half the time).
 /// Attacks what clients see (invariant 4); the defences are the client's f+1 matching replies, and under the
-/// speculative protocol 3f+1 matching spec-responses or a commit certificate of 2f+1.
+/// speculative protocol 3f+1 matching spec-responses or a commit certificate of 2f+1. Lies are sealed as the
+/// correct answer was: MAC'd for a MAC-mode client whose key the directory holds, else signed.
 public struct LyingReplier: EffectsRewriter {
     public var context: AdversaryContext
     public init(_ context: AdversaryContext) { self.context = context }
@@ -13,15 +14,20 @@ public struct LyingReplier: EffectsRewriter {
             switch outbound.envelope.message {
             case .reply(var reply):
                 reply.result = lie()
-                return Outbound(context.sign(.reply(reply)), to: outbound.destination)
+                return Outbound(seal(.reply(reply), like: outbound), to: outbound.destination)
             case .specResponse(var response):
                 response.result = lie()
                 if context.chance(1, in: 2) { response.history = Digest(words: (context.random.next(), 0, 0, 1)) }
-                return Outbound(context.sign(.specResponse(response)), to: outbound.destination)
+                return Outbound(seal(.specResponse(response), like: outbound), to: outbound.destination)
             default:
                 return outbound
             }
         })
+    }
+
+    private func seal(_ message: Message, like outbound: Outbound) -> Envelope {
+        guard case .client(let client) = outbound.destination else { return context.sign(message) }
+        return context.sealForClient(message, like: outbound.envelope, to: client)
     }
 
     private mutating func lie() -> [UInt8] { Array("a lie \(context.random.next() % 1000)".utf8) }

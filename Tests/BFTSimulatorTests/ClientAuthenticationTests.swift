@@ -125,6 +125,22 @@ struct ClientAuthenticationTests {
         #expect(completion?.result == KeyValueResult.ok.encoded())
     }
 
+    @Test(
+        "MAC replies: a signed reply to a client that shares keys with every replica is refused unchecked",
+        arguments: [ClientAuthentication.macs, .signedRequests, .signatures])
+    func signedReplyRefused(_ setting: ClientAuthentication) throws {
+        let cluster = try ScriptedCluster(options: Self.options(setting))
+        var client = session(cluster, setting)
+        _ = client.submit(KeyValueCommand.get(key: [1]).encoded())
+        let timestamp = try #require(client.outstandingTimestamp)
+        // Correctly signed by replica 2: only a client that expects signatures accepts it.
+        let reply = Envelope(
+            signing: .reply(Reply(view: 0, timestamp: timestamp, client: 1, result: [7])), from: .replica(2),
+            with: cluster.replicaSigners[2])
+        let step = client.receive(reply)
+        #expect(step.rejected == (setting == .signatures ? nil : .signedWhereMACDue))
+    }
+
     @Test("""
         MAC spec-responses: sealed for the client, each carrying a signed history vote; 2f+1 votes commit; the \
         certificate is MAC'd (signed in signed-requests mode) and the local-commits are MAC'd

@@ -183,4 +183,5 @@ public enum RejectReason: String, Hashable, Sendable, CaseIterable {
     case invalidProof = "proof of misbehaviour that proves nothing"
     case wrongClient = "reply addressed to another client"
     case redundantVote = "prepare or commit for a slot that already has its quorum"
+    case signedWhereMACDue = "signed answer to a client that shares a MAC key with every replica"
 }

@@ -7,7 +7,7 @@ public struct Replica {
     public let id: ReplicaID
     public let configuration: Configuration
     public let options: ReplicaOptions
-    let directory: KeyDirectory
+    public let directory: KeyDirectory
     let suite: any CryptoSuite
     let signer: any Signer
     var application: any StateMachine
