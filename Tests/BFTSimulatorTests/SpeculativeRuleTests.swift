@@ -7,9 +7,10 @@ import Testing
 /// One test per rule of the speculative path (Kotla et al., Zyzzyva, SOSP 2007 §3), on four scripted replicas.
 @Suite("Zyzzyva rules")
 struct SpeculativeRuleTests {
-    static func cluster() throws -> ScriptedCluster {
+    static func cluster(_ authentication: ClientAuthentication = .signatures) throws -> ScriptedCluster {
         var options = ReplicaOptions()
         options.replication = .zyzzyva
+        options.clientAuthentication = authentication
         options.viewChangeTimeoutTicks = 3
         options.statusIntervalTicks = 10_000
         return try ScriptedCluster(options: options)
@@ -108,6 +109,36 @@ struct SpeculativeRuleTests {
         let sent = more.flatMap { client.receive($0).messages }
         #expect(sent.count == (adaptive ? 4 : 0), "a certificate to each replica only under the adaptive rule")
         #expect(sent.allSatisfy { $0.envelope.message.kind == .commitCertificate })
+    }
+
+    @Test("""
+        fast path lost: once another replica's answer differs (signatures) or was refused (MACs), 2f+1 matching \
+        spec-responses send the certificate at once
+        """, arguments: [ClientAuthentication.signatures, .macs])
+    func fastPathLost(_ authentication: ClientAuthentication) throws {
+        var cluster = try Self.cluster(authentication)
+        var client = ClientSession(
+            client: 1, configuration: cluster.configuration,
+            options: ClientOptions(replication: .zyzzyva, authentication: authentication),
+            directory: cluster.directory, suite: cluster.suite, signer: cluster.clientSigners[1]!)
+        let request = client.submit(Self.put("v"))[0].envelope
+        let (responses, _) = Self.order(request, in: &cluster, to: [1, 2, 3])
+        let fromThree = try #require(responses.first { $0.sender == .replica(3) })
+        guard case .specResponse(var lie) = fromThree.message else { throw Failure("not a spec-response") }
+        lie.result = [9]
+        // Signed by replica 3: an authentic mismatch for a signature-mode client, refused unchecked in MAC mode.
+        let liar = Envelope(signing: .specResponse(lie), from: .replica(3), with: cluster.replicaSigners[3])
+        let first = client.receive(liar)
+        #expect(first.messages.isEmpty, "alone it decides nothing")
+        #expect((first.rejected == .signedWhereMACDue) == (authentication == .macs))
+        var sent: [Outbound] = []
+        for response in responses where response.sender != .replica(3) {
+            let step = client.receive(response)
+            #expect(step.completion == nil)
+            sent += step.messages
+        }
+        #expect(sent.count == 4 && sent.allSatisfy { $0.envelope.message.kind == .commitCertificate },
+                "the third matching answer sends the certificate to every replica, without waiting for the timer")
     }
 
     @Test("commit certificate: one the held certificate covers is answered without re-checking; others are checked")

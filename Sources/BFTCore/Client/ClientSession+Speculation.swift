@@ -22,11 +22,33 @@ extension ClientSession {
             if matching >= configuration.quorum, sharedCommits?.isCommitted(SharedCommits.History(key)) == true {
                 return complete(key, timestamp: pending.timestamp, fastPath: false)
             }
-            let early = options.adaptiveCommit && fastPathFailing ? startCommit(&pending, mayRide: true) : []
+            let now = options.adaptiveCommit && fastPathFailing || fastPathLost(pending)
+            let early = now ? startCommit(&pending, mayRide: true) : []
             outstanding = consume pending
             return ClientStep(messages: early)
         }
         return complete(key, timestamp: pending.timestamp, fastPath: true)
+    }
+
+    /// Whether 2f+1 spec-responses match while the fast path is out of reach: another replica's answer differs
+    /// or was refused. Waiting `commitTicks` for 3f+1 matching answers is then pointless (unless that replica
+    /// answers again, which a correct one does not), so the certificate goes out at once.
+    func fastPathLost(_ pending: Outstanding) -> Bool {
+        guard let best = quorumKey(pending) else { return false }
+        return !pending.refusedFrom.isEmpty || pending.responses.contains { $0.key != best }
+    }
+
+    /// An unauthentic answer to the outstanding request: refused, and (speculative protocol) remembered as a
+    /// replica whose answer cannot count, so 2f+1 matching ones commit at once (`fastPathLost`). Anyone can send
+    /// such a message in a replica's name; the worst it does is trade the fast path for the commit path.
+    mutating func refused(_ reason: RejectReason, from replica: ReplicaID) -> ClientStep {
+        guard options.replication == .zyzzyva, var pending = outstanding.take() else {
+            return ClientStep(rejected: reason)
+        }
+        if !pending.refusedFrom.contains(replica) { pending.refusedFrom.append(replica) }
+        let early = fastPathLost(pending) ? startCommit(&pending, mayRide: true) : []
+        outstanding = consume pending
+        return ClientStep(rejected: reason, messages: early)
     }
 
     /// 2f+1 local-commits for the certificate this client sent complete the request.

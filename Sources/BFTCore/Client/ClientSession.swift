@@ -38,6 +38,9 @@ public struct ClientSession {
         var retransmissions = 0
         /// Speculative protocol: the latest spec-response from each replica, and the certificate sent, if any.
         var responses: [(replica: ReplicaID, envelope: Envelope, key: SpeculativeKey)] = []
+        /// Speculative protocol: replicas whose answer to this request was refused (unauthentic), so the fast path,
+        /// which needs every replica, is out of reach unless they answer again.
+        var refusedFrom: [ReplicaID] = []
         var committing: (key: SpeculativeKey, localCommits: QuorumTracker<SpeculativeKey>)?
 
         /// The protocol's tables sized for one answer per replica up front: they fill on every request, and
@@ -124,8 +127,8 @@ public struct ClientSession {
         // A client that shares a key with every replica gets MAC-sealed answers from every correct one (`response`
         // seals them so for a request that came with an authenticator). A signed answer is refused unchecked, so
         // a faulty replica cannot make the client pay an Ed25519 verification per request.
-        if replicaKeys != nil, envelope.signature != nil { return ClientStep(rejected: .signedWhereMACDue) }
-        guard isAuthentic(envelope, from: replica) else { return ClientStep(rejected: .badSignature) }
+        if replicaKeys != nil, envelope.signature != nil { return refused(.signedWhereMACDue, from: replica) }
+        guard isAuthentic(envelope, from: replica) else { return refused(.badSignature, from: replica) }
         switch envelope.message {
         case .reply(let reply) where options.replication == .pbft: return receive(reply, from: replica)
         case .specResponse(let response) where options.replication == .zyzzyva:
