@@ -38,13 +38,12 @@ extension ClientSession {
         return !pending.refusedFrom.isEmpty || pending.responses.contains { $0.key != best }
     }
 
-    /// An unauthentic answer to the outstanding request: refused, and (speculative protocol) remembered as a
-    /// replica whose answer cannot count, so 2f+1 matching ones commit at once (`fastPathLost`). Anyone can send
-    /// such a message in a replica's name; the worst it does is trade the fast path for the commit path.
-    mutating func refused(_ reason: RejectReason, from replica: ReplicaID) -> ClientStep {
-        guard options.replication == .zyzzyva, var pending = outstanding.take() else {
-            return ClientStep(rejected: reason)
-        }
+    /// An unauthentic answer to the outstanding request: refused, and (a spec-response) remembered as a replica
+    /// whose answer cannot count, so 2f+1 matching ones commit at once (`fastPathLost`). Anyone can send such a
+    /// message in a replica's name; the worst it does is trade the fast path for the commit path.
+    mutating func refused(_ reason: RejectReason, _ envelope: Envelope, from replica: ReplicaID) -> ClientStep {
+        guard options.replication == .zyzzyva, envelope.message.kind == .specResponse, var pending = outstanding.take()
+        else { return ClientStep(rejected: reason) }
         if !pending.refusedFrom.contains(replica) { pending.refusedFrom.append(replica) }
         let early = fastPathLost(pending) ? startCommit(&pending, mayRide: true) : []
         outstanding = consume pending
@@ -120,7 +119,7 @@ extension ClientSession {
             timestamp: timestamp, result: key.result, sequence: key.sequence, history: key.history, fastPath: fastPath))
     }
 
-    /// The key 2f+1 of the spec-responses match on, if any (at most one: two such sets would need 4f+2 replicas).
+    /// The key 2f+1 of the spec-responses match on, if any (at most one: any two quorums share a replica).
     func quorumKey(_ pending: Outstanding) -> SpeculativeKey? {
         pending.responses.lazy.map(\.key).first { key in pending.responses.count { $0.key == key } >= configuration.quorum }
     }

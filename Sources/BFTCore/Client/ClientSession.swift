@@ -127,8 +127,8 @@ public struct ClientSession {
         // A client that shares a key with every replica gets MAC-sealed answers from every correct one (`response`
         // seals them so for a request that came with an authenticator). A signed answer is refused unchecked, so
         // a faulty replica cannot make the client pay an Ed25519 verification per request.
-        if replicaKeys != nil, envelope.signature != nil { return refused(.signedWhereMACDue, from: replica) }
-        guard isAuthentic(envelope, from: replica) else { return refused(.badSignature, from: replica) }
+        if replicaKeys != nil, envelope.signature != nil { return refused(.signedWhereMACDue, envelope, from: replica) }
+        guard isAuthentic(envelope, from: replica) else { return refused(.badSignature, envelope, from: replica) }
         switch envelope.message {
         case .reply(let reply) where options.replication == .pbft: return receive(reply, from: replica)
         case .specResponse(let response) where options.replication == .zyzzyva:
