@@ -141,6 +141,37 @@ struct SpeculativeRuleTests {
                 "the third matching answer sends the certificate to every replica, without waiting for the timer")
     }
 
+    @Test("""
+        certificate resend: a certificate refused by a replica that had not executed the history goes again, after \
+        certificateResendTicks, to the replicas that did not answer
+        """)
+    func certificateResend() throws {
+        var cluster = try Self.cluster()
+        var client = Self.client(cluster)
+        let request = client.submit(Self.put("v"))[0].envelope
+        let (responses, order) = Self.order(request, in: &cluster, to: [1, 2])
+        for response in responses { _ = client.receive(response) }
+        var certificate: Envelope?
+        for _ in 0..<ClientOptions().commitTicks { certificate = certificate ?? client.tick().first?.envelope }
+        let commit = try #require(certificate)
+        // r2 answers; r3 has not executed the history yet and refuses; r0 and r1 are slow.
+        for local in cluster.deliver(commit, to: 2).sent(.localCommit) { _ = client.receive(local.envelope) }
+        #expect(cluster.deliver(commit, to: 3).rejections == [.certificateMismatch])
+        var resent: [Outbound] = []
+        for _ in 0..<ClientOptions().certificateResendTicks { resent += client.tick() }
+        #expect(resent.allSatisfy { $0.envelope == commit })
+        #expect(Set(resent.map(\.destination)) == [.replica(0), .replica(1), .replica(3)], "not to r2, which answered")
+        // r3 catches up and now vouches for the history; with r0's answer that makes 2f+1.
+        _ = cluster.deliver(order, to: 3)
+        var completion: Completion?
+        for replica: ReplicaID in [3, 0] {
+            for local in cluster.deliver(commit, to: replica).sent(.localCommit) {
+                completion = completion ?? client.receive(local.envelope).completion
+            }
+        }
+        #expect(completion?.fastPath == false && completion?.sequence == 1)
+    }
+
     @Test("commit certificate: one the held certificate covers is answered without re-checking; others are checked")
     func coveredCertificate() throws {
         var cluster = try Self.cluster()

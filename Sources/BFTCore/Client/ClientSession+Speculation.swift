@@ -98,7 +98,6 @@ extension ClientSession {
             return []
         }
         guard let certificate = commitCertificate(pending) else { return [] }
-        pending.committing = (certificate.key, QuorumTracker())
         // When replies are MAC'd, the key (if self-certifying) goes along so replicas can MAC their local-commits.
         let key = replicaKeys != nil && client.isSelfCertifying ? signer.publicKey : nil
         let carried = Message.commitCertificate(CommitCertificate(responses: certificate.responses, clientKey: key))
@@ -108,6 +107,7 @@ extension ClientSession {
             } else {
                 Envelope(signing: carried, from: .client(client), with: signer)
             }
+        pending.committing = Committing(key: certificate.key, certificate: message, sentAt: pending.ticksWaiting)
         return configuration.replicas.map { Outbound(message, to: .replica($0)) }
     }
 

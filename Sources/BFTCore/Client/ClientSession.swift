@@ -41,7 +41,7 @@ public struct ClientSession {
         /// Speculative protocol: replicas whose answer to this request was refused (unauthentic), so the fast path,
         /// which needs every replica, is out of reach unless they answer again.
         var refusedFrom: [ReplicaID] = []
-        var committing: (key: SpeculativeKey, localCommits: QuorumTracker<SpeculativeKey>)?
+        var committing: Committing?
 
         /// The protocol's tables sized for one answer per replica up front: they fill on every request, and
         /// regrowing them showed in the client's profile. They are lists, not dictionaries: at most n entries.
@@ -55,6 +55,15 @@ public struct ClientSession {
                 views.reserveCapacity(replicas)
             }
         }
+    }
+
+    /// A commit certificate sent and the local-commits it drew (Zyzzyva §3.3); sent again to the replicas that
+    /// have not answered every `certificateResendTicks`.
+    struct Committing {
+        var key: SpeculativeKey
+        var localCommits = QuorumTracker<SpeculativeKey>()
+        var certificate: Envelope
+        var sentAt: UInt64
     }
 
     /// What spec-responses must agree on to count together (Zyzzyva §3.2).
@@ -188,8 +197,19 @@ public struct ClientSession {
         guard let waited = outstanding?.ticksWaiting else { return [] }
         outstanding?.ticksWaiting = waited + 1
         let committing = options.replication == .zyzzyva && waited + 1 >= options.commitTicks
-        guard committing || waited + 1 >= options.retransmitTicks, var pending = outstanding.take() else { return [] }
+        let resend = outstanding?.committing.map { waited + 1 >= $0.sentAt + options.certificateResendTicks } == true
+        guard committing || resend || waited + 1 >= options.retransmitTicks, var pending = outstanding.take() else {
+            return []
+        }
         defer { outstanding = pending }
+        if resend, waited + 1 < options.retransmitTicks, var sent = pending.committing.take() {
+            // A replica that had not yet executed the history refused the certificate (`certificateMismatch`);
+            // it holds it by now, or will at a later try.
+            sent.sentAt = waited + 1
+            let silent = configuration.replicas.filter { !sent.localCommits.hasVoted($0) }
+            pending.committing = sent
+            return silent.map { Outbound(sent.certificate, to: .replica($0)) }
+        }
         if committing {
             let certificate = startCommit(&pending)
             if !certificate.isEmpty { return certificate }
@@ -232,6 +252,9 @@ public struct ClientOptions: Hashable, Sendable {
     public var replication = ReplicationProtocol.pbft
     /// Speculative protocol: ticks to wait for 3f+1 matching spec-responses before committing with 2f+1.
     public var commitTicks: UInt64 = 10
+    /// Speculative protocol: ticks after which a commit certificate that has not drawn 2f+1 local-commits goes
+    /// again to the replicas that did not answer (one that had not executed the history yet refused it).
+    public var certificateResendTicks: UInt64 = 2
     /// Speculative protocol: after a request that needed the commit path, send the next certificate as soon as
     /// 2f+1 spec-responses match instead of waiting `commitTicks` for a fast quorum that a silent replica will
     /// never complete. One fast-path completion returns to waiting.
