@@ -34,8 +34,11 @@ public final class BFTClientPool: @unchecked Sendable {
     /// Speculative protocol: requests completed by the commit certificate rather than the fast path.
     public private(set) var commitPathCompletions = 0
     /// Speculative protocol: commit certificates sent (each to every replica). With a replica silent, about one per
-    /// batch, since the sessions of the pool share them (`SharedCommits`).
+    /// batch, since the sessions of the pool share them (`SharedCommits`). Resends are counted apart.
     public private(set) var certificatesSent = 0
+    /// Speculative protocol: certificates sent again to replicas that had not answered them
+    /// (`ClientOptions.certificateResendTicks`).
+    public private(set) var certificatesResent = 0
 
     /// `signers` are the identities; each id is self-certifying (derived from its key), so the group needs no
     /// registration. `lastTimestamp` must exceed any timestamp these identities used before (the default, the wall
@@ -120,10 +123,10 @@ public final class BFTClientPool: @unchecked Sendable {
         }
     }
 
-    private func send(_ outbound: [Outbound]) {
-        // A session's step sends at most one certificate, to every replica.
+    private func send(_ outbound: [Outbound], resending: Bool = false) {
+        // A session's step sends at most one certificate (to every replica, or again to those that did not answer).
         if speculative, outbound.contains(where: { $0.envelope.message.kind == .commitCertificate }) {
-            certificatesSent += 1
+            if resending { certificatesResent += 1 } else { certificatesSent += 1 }
         }
         for message in outbound {
             guard case .replica(let replica) = message.destination else { continue }
@@ -174,9 +177,10 @@ public final class BFTClientPool: @unchecked Sendable {
                 waiter.completion(.failure(.timedOut(waiter.timeout)))
                 continue
             }
+            let resending = sessions[member].certificateSent
             let resent = sessions[member].tick()
             if resent.contains(where: { $0.envelope.message.kind == .request }) { retransmissions += 1 }
-            send(resent)
+            send(resent, resending: resending)
         }
     }
 

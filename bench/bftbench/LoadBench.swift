@@ -163,6 +163,9 @@ struct LoadReport: Codable, Sendable {
     /// Zyzzyva: commit certificates the clients sent, over the whole run (absent in runs recorded before they were
     /// shared per batch).
     var commitCertificatesSent: Int?
+    /// Zyzzyva: certificates sent again to replicas that had not answered (absent in runs recorded before they
+    /// were counted apart; earlier `commitCertificatesSent` included them).
+    var commitCertificatesResent: Int?
     var operationsPerSecond: Double
     var latencyMicroseconds: [String: Double]
     var processes: [ProcessFigures]
@@ -187,7 +190,8 @@ struct LoadReport: Codable, Sendable {
             "latency µs  " + latency.joined(separator: "  "),
             "views       \(viewChanges) view change(s)",
             "slow path   \(commitPathCompletions ?? 0) completion(s) by commit certificate, "
-                + "\(commitCertificatesSent ?? 0) certificate(s) sent (zyzzyva; whole run)",
+                + "\(commitCertificatesSent ?? 0) certificate(s) sent, \(commitCertificatesResent ?? 0) resent "
+                + "(zyzzyva; whole run)",
         ]
         if let meanBatch { lines.append("batches     \(Self.format(meanBatch)) requests per batch (replica 0, whole run)") }
         if let syncsPerBatch {
@@ -287,9 +291,9 @@ enum LoadRun {
         let (before, diskBefore, machineBefore) = await cpuBefore
         let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
         let (views, meanBatch, syncsPerBatch) = cluster.replicaFigures()
-        let (retransmissions, commitPath, certificates) = try await loop.submit {
+        let (retransmissions, commitPath, certificates, resent) = try await loop.submit {
             (pools.reduce(0) { $0 + $1.retransmissions }, pools.reduce(0) { $0 + $1.commitPathCompletions },
-             pools.reduce(0) { $0 + $1.certificatesSent })
+             pools.reduce(0) { $0 + $1.certificatesSent }, pools.reduce(0) { $0 + $1.certificatesResent })
         }.get()
         for pool in pools { await pool.close() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
@@ -309,6 +313,7 @@ enum LoadRun {
         return LoadReport(
             settings: settings, completed: completed, failed: recorder.failed.load(ordering: .relaxed),
             retransmissions: retransmissions, commitPathCompletions: commitPath, commitCertificatesSent: certificates,
+            commitCertificatesResent: resent,
             operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
             processes: figures, viewChanges: views, meanBatch: meanBatch, syncsPerBatch: syncsPerBatch,
             stealPercent: machineBefore.flatMap { from in machineAfter.map { $0.stealPercent(since: from) } },

@@ -189,6 +189,10 @@ public struct ClientSession {
     /// Gives up on the outstanding request (the caller timed out); a later reply to it is ignored.
     public mutating func abandon() { outstanding = nil }
 
+    /// Speculative protocol: whether the outstanding request's commit certificate went out (a certificate the next
+    /// `tick` sends is then a resend).
+    public var certificateSent: Bool { outstanding?.committing != nil }
+
     /// On timeout, the request goes to every replica (PBFT §4.1): those that executed it resend the reply, the
     /// others relay it to the primary. Under the speculative protocol, `commitTicks` in, 2f+1 matching
     /// spec-responses go to every replica as a commit certificate (Zyzzyva §3.3).
