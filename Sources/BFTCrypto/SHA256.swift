@@ -96,4 +96,7 @@ public final class SodiumCryptoSuite: CryptoSuite {
     public func verify(_ signature: Signature, of message: UnsafeRawBufferPointer, by key: PublicKey) -> Bool {
         Ed25519.verify(signature, of: message, by: key)
     }
+
+    /// libsodium's verification keeps no state; only `digest` reuses a context.
+    public var verifiesConcurrently: Bool { true }
 }

@@ -22,6 +22,8 @@ struct NodeMetrics {
     let storageCommit = Timer(label: "bft_storage_commit_seconds", preferredDisplayUnit: .seconds)
     /// `fdatasync` calls of the log (appends that messages waited for, idle flushes and compactions).
     let storageSyncs = Counter(label: "bft_storage_syncs_total")
+    /// Signatures the core had checked for it on every core before it asked (`PreverifyingSuite`).
+    let signaturesCheckedAhead = Counter(label: "bft_signatures_checked_ahead_total")
     let view = Gauge(label: "bft_view")
     let lastExecuted = Gauge(label: "bft_last_executed_sequence")
     private var rejected: [RejectReason: Counter] = [:]

@@ -49,6 +49,8 @@ public final class ReplicaNode: @unchecked Sendable {
     var ticker: RepeatedTask?
     var turnScheduled = false
     var stopped = false
+    /// The replica's crypto: checks the signatures of a read on both cores before the replica asks.
+    let checking: PreverifyingSuite
     public internal(set) var counters = NodeCounters()
     var metrics = NodeMetrics()
     /// Called once, on the loop, if storage fails: the replica must stop (it may no longer send).
@@ -67,12 +69,13 @@ public final class ReplicaNode: @unchecked Sendable {
             let configuration = try cluster.configuration()
             var options = cluster.replicaOptions
             options.cutBatchesAtTurnEnd = true
+            let checking = PreverifyingSuite(base: suite)
             let replica = Replica(
                 id: id, configuration: configuration, options: options, directory: cluster.directory,
-                suite: suite, signer: signer, application: application)
+                suite: checking, signer: signer, application: application)
             let node = try ReplicaNode(
                 id: id, replica: replica, configuration: configuration, cluster: cluster, store: store, loop: loop,
-                settings: settings, logger: logger, signer: signer, suite: suite)
+                settings: settings, logger: logger, signer: signer, suite: checking)
             node.onFatal = onFatal
             return node
         }
@@ -81,9 +84,10 @@ public final class ReplicaNode: @unchecked Sendable {
 
     private init(
         id: ReplicaID, replica: Replica, configuration: Configuration, cluster: ClusterFile, store: LogFileStore,
-        loop: EventLoop, settings: Settings, logger: Logger, signer: any Signer, suite: any CryptoSuite
+        loop: EventLoop, settings: Settings, logger: Logger, signer: any Signer, suite: PreverifyingSuite
     ) throws {
         self.id = id
+        self.checking = suite
         self.loop = loop
         self.cluster = cluster
         self.settings = settings
@@ -153,9 +157,30 @@ public final class ReplicaNode: @unchecked Sendable {
         return true
     }
 
-    func received(_ frame: [UInt8], on channel: Channel) {
+    /// The frames of one read of one connection, in order. Their signatures are checked together first
+    /// (`PreverifyingSuite`), then each is handled as if it had come alone.
+    func received(_ frames: [[UInt8]], on channel: Channel) {
         guard !stopped else { return }
-        let events = host.receive(frame: frame)
+        let envelopes = frames.map { host.decode($0) }
+        checking.check(envelopes.compactMap { $0 }, directory: cluster.directory, window: preparing)
+        let answered = checking.answered
+        for envelope in envelopes { received(envelope, on: channel) }
+        if checking.answered > answered { metrics.signaturesCheckedAhead.increment(by: checking.answered - answered) }
+        checking.forget()
+    }
+
+    /// The pre-prepares the replica would check now (none while it changes views).
+    private var preparing: PreverifyingSuite.Window? {
+        let status = host.behavior.status
+        guard status.viewActive else { return nil }
+        return PreverifyingSuite.Window(
+            view: status.view, primary: .replica(host.configuration.primary(of: status.view)),
+            low: status.lowWatermark, high: status.highWatermark)
+    }
+
+    private func received(_ envelope: Envelope?, on channel: Channel) {
+        guard !stopped else { return }
+        let events = host.receive(decoded: envelope)
         if host.counters.undecodable > counters.undecodableFrames {
             counters.undecodableFrames = host.counters.undecodable
             metrics.undecodableFrames.increment()
@@ -346,42 +371,6 @@ public struct NodeCounters: Sendable {
     public var compactionFailures = 0
     /// `fdatasync` calls of the log so far.
     public var storageSyncs = 0
-}
-
-/// Inbound frames from peers and clients, handed to the node on its loop.
-private final class InboundHandler: ChannelInboundHandler {
-    typealias InboundIn = [UInt8]
-    let node: UnsafeTransfer<ReplicaNode>
-    var reason: String?
-    var counted = false
-
-    init(node: UnsafeTransfer<ReplicaNode>) { self.node = node }
-
-    func channelActive(context: ChannelHandlerContext) {
-        counted = node.value.accepted(context.channel)
-        guard counted else { return context.close(promise: nil) }
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        node.value.received(unwrapInboundIn(data), on: context.channel)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            reason = "idle"
-            context.close(promise: nil)
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        reason = error is FrameError ? "bad frame length" : "connection error"
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if counted { node.value.closed(context.channel, reason: reason) }
-    }
 }
 
 extension ReplicaEvent {

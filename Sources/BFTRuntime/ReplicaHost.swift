@@ -49,11 +49,19 @@ public struct ReplicaHost {
     /// Handles one frame from the network. Returns the events for the shell to log and count.
     @discardableResult
     public mutating func receive(frame: [UInt8]) -> [ReplicaEvent] {
+        receive(decoded: decode(frame))
+    }
+
+    /// The envelope a frame encodes, or nil if it is not one in canonical form.
+    public func decode(_ frame: [UInt8]) -> Envelope? {
+        try? Envelope.decode(frame, limits: limits)
+    }
+
+    /// `receive(frame:)` for a frame already decoded with `decode(_:)` (nil: it did not decode).
+    @discardableResult
+    public mutating func receive(decoded: Envelope?) -> [ReplicaEvent] {
         counters.framesReceived += 1
-        let envelope: Envelope
-        do {
-            envelope = try Envelope.decode(frame, limits: limits)
-        } catch {
+        guard let envelope = decoded else {
             counters.undecodable += 1
             lastSender = nil
             lastKind = nil

@@ -148,3 +148,46 @@ private final class ReceivedBytes: ChannelInboundHandler, Sendable {
         total.count.withLock { $0 += count }
     }
 }
+
+extension ClientPoolTests {
+    @Test("""
+        signatures checked ahead: a backup checks a pre-prepare's signed requests on every core before its core \
+        asks, and the pool's identities get their results
+        """)
+    func signaturesCheckedAhead() async throws {
+        let cluster = try ProcessCluster(authentication: .signedRequests)
+        let port = try ProcessCluster.freePorts(1)[0]
+        try cluster.start(0)
+        try cluster.start(1, extra: ["--metrics-port", "\(port)"])
+        for index in 2..<4 { try cluster.start(index) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let members = 24
+        let pool = try BFTClientPool(
+            cluster: cluster.cluster, signers: (0..<members).map { _ in Ed25519Signer() }, suite: SodiumCryptoSuite(),
+            loop: group.next())
+        func checkedAhead() -> Int {
+            let text = MetricsServer.fetch(port: port, path: "/metrics")
+            let line = text.split(separator: "\n").first { $0.hasPrefix("bft_signatures_checked_ahead_total ") }
+            return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        // Rounds of every identity at once, so that the primary cuts batches of many signed requests; a few rounds
+        // at most, in case the first batches were cut small.
+        var rounds = 0
+        repeat {
+            rounds += 1
+            let round = rounds
+            try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { tasks in
+                for member in 0..<members {
+                    tasks.addTask {
+                        let command = KeyValueCommand.put(key: key("s\(member)"), value: key("\(round)"))
+                        return (member, try await pool.submit(command.encoded(), as: member, timeout: .seconds(60)))
+                    }
+                }
+                for try await (_, bytes) in tasks { #expect(KeyValueResult.decode(bytes) == .ok) }
+            }
+        } while checkedAhead() == 0 && rounds < 5
+        #expect(cluster.wait(seconds: 10) { checkedAhead() > 0 }, "the backup checked no signature ahead")
+        await pool.close()
+        try await group.shutdownGracefully()
+    }
+}

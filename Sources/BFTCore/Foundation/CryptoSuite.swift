@@ -6,6 +6,9 @@ public protocol CryptoSuite: AnyObject {
     func digest(_ bytes: UnsafeRawBufferPointer) -> Digest
     /// Whether `signature` is a valid signature of `message` under `key`.
     func verify(_ signature: Signature, of message: UnsafeRawBufferPointer, by key: PublicKey) -> Bool
+    /// Whether `verify` may be called from several threads at once (it keeps no context). The replica process
+    /// then checks the signatures of a whole read on both cores before the core asks (`PreverifyingSuite`).
+    var verifiesConcurrently: Bool { get }
 }
 
 /// One identity's signing key. An adversary holds only its own signer, so it cannot forge another's messages.
@@ -18,6 +21,8 @@ public protocol Signer: AnyObject {
 }
 
 extension CryptoSuite {
+    public var verifiesConcurrently: Bool { false }
+
     public func digest(_ bytes: [UInt8]) -> Digest {
         bytes.withUnsafeBytes { digest($0) }
     }
