@@ -83,6 +83,26 @@ struct SpeculativeRuleTests {
         #expect(!done.fastPath && done.sequence == 1)
     }
 
+    @Test("""
+        commit timer: it runs from the moment 2f+1 spec-responses match, not from the request, so answers that are \
+        late alike (a loaded cluster) send no certificate
+        """)
+    func commitTimerFromQuorum() throws {
+        var cluster = try Self.cluster()
+        var client = Self.client(cluster)
+        let request = client.submit(Self.put("v"))[0].envelope
+        // The cluster is slow: a whole commit timeout passes before any answer.
+        for _ in 0..<ClientOptions().commitTicks { #expect(client.tick().isEmpty) }
+        let (responses, _) = Self.order(request, in: &cluster, to: [1, 2])
+        for response in responses { #expect(client.receive(response).messages.isEmpty) }
+        // The fourth answer gets its own commit timeout from the third; only then does the certificate go.
+        for tick in 1..<ClientOptions().commitTicks {
+            #expect(client.tick().isEmpty, "no certificate \(tick) tick(s) after the quorum")
+        }
+        let certificate = client.tick()
+        #expect(certificate.count == 4 && certificate.allSatisfy { $0.envelope.message.kind == .commitCertificate })
+    }
+
     @Test("adaptive commit: after a commit-path completion the next certificate goes out at 2f+1, without waiting",
           arguments: [true, false])
     func adaptiveCommit(adaptive: Bool) throws {

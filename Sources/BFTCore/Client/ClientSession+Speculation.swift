@@ -17,6 +17,7 @@ extension ClientSession {
             pending.responses.append((replica, envelope, key))
         }
         let matching = pending.responses.count { $0.key == key }
+        if matching >= configuration.quorum, pending.quorumAt == nil { pending.quorumAt = pending.ticksWaiting }
         guard matching >= configuration.fastQuorum else {
             // A certificate another session of this process sent for the same history already committed it.
             if matching >= configuration.quorum, sharedCommits?.isCommitted(SharedCommits.History(key)) == true {
