@@ -19,6 +19,10 @@ final class PreverifyingSuite: CryptoSuite {
     private var checked: [Signature: Entry] = [:]
     /// Signatures whose answer came from the table (for tests and the metrics).
     private(set) var answered = 0
+    /// Slots of `lookedAheadView` whose pre-prepare was looked at already: a primary that sends a slot's
+    /// pre-prepare again (or another one for it) buys no second batch of checks.
+    private var lookedAhead: Set<SequenceNumber> = []
+    private var lookedAheadView: ViewNumber?
 
     private struct Entry {
         var key: PublicKey
@@ -91,13 +95,25 @@ final class PreverifyingSuite: CryptoSuite {
             guard let key = directory.verifyingKey(for: envelope, suite: base) else { return }
             jobs.append(Job(signature: signature, bytes: envelope.signedBytes, key: key))
         case .prePrepare(let prePrepare):
-            guard window?.admits(prePrepare, from: envelope.sender) == true, let key = directory.key(of: envelope.sender)
+            guard let window, window.admits(prePrepare, from: envelope.sender), firstLook(prePrepare, window),
+                let key = directory.key(of: envelope.sender)
             else { return }
             jobs.append(Job(signature: signature, bytes: envelope.signedBytes, key: key))
             for request in prePrepare.batch { collect(request, directory, nil, into: &jobs) }
         default:
             return
         }
+    }
+
+    /// Whether this is the first pre-prepare for its slot looked at in this view (bounded: slots at or below the
+    /// low watermark are forgotten).
+    private func firstLook(_ prePrepare: PrePrepare, _ window: Window) -> Bool {
+        if lookedAheadView != window.view {
+            lookedAheadView = window.view
+            lookedAhead.removeAll()
+        }
+        if lookedAhead.count >= 4096 { lookedAhead = lookedAhead.filter { $0 > window.low } }
+        return lookedAhead.insert(prePrepare.sequence).inserted
     }
 
     /// The jobs' answers, computed in parallel (the calling thread takes a share).

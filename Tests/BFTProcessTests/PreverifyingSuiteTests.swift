@@ -24,11 +24,11 @@ struct PreverifyingSuiteTests {
     }
 
     /// A pre-prepare of the primary's with the twelve clients' requests; request 3's signature is another's.
-    func prePrepare() -> (envelope: Envelope, batch: [Envelope]) {
+    func prePrepare(sequence: SequenceNumber = 1) -> (envelope: Envelope, batch: [Envelope]) {
         var batch = clients.indices.map { request($0) }
         let honest = batch[3]
         batch[3] = Envelope(unverified: honest.message, from: honest.sender, signature: request(4, timestamp: 2).signature!)
-        let message = Message.prePrepare(PrePrepare(view: 0, sequence: 1, digest: .zero, batch: batch))
+        let message = Message.prePrepare(PrePrepare(view: 0, sequence: sequence, digest: .zero, batch: batch))
         return (Envelope(signing: message, from: .replica(0), with: primary), batch)
     }
 
@@ -96,5 +96,22 @@ struct PreverifyingSuiteTests {
             _ = checking.verify(envelope.signature!, of: envelope.signedBytes, by: primary.publicKey)
             #expect(checking.answered == 0, "\(String(describing: window))")
         }
+    }
+
+    @Test("signatures checked ahead: a slot's pre-prepare sent again buys no second batch of checks")
+    func oneLookPerSlot() {
+        let (envelope, batch) = prePrepare()
+        let checking = PreverifyingSuite(base: suite)
+        checking.check([envelope], directory: directory, window: window)
+        checking.forget()
+        checking.check([envelope], directory: directory, window: window)
+        _ = checking.verify(batch[0].signature!, of: batch[0].signedBytes, by: key(of: batch[0]))
+        #expect(checking.answered == 0, "the repeat was left to the core")
+        // The next slot is looked at.
+        checking.forget()
+        let (following, _) = prePrepare(sequence: 2)
+        checking.check([following], directory: directory, window: window)
+        _ = checking.verify(following.signature!, of: following.signedBytes, by: primary.publicKey)
+        #expect(checking.answered == 1)
     }
 }
