@@ -28,6 +28,21 @@ struct SpeculativeRuleTests {
 
     /// Orders `request` at the primary r0 and delivers the order-req to `backups`; returns the messages for the
     /// client and the order-req.
+    /// A request the primary ordered to r1 and r2 only, the spec-responses (r0–r2), and the commit certificate the
+    /// client's timer then sent.
+    static func committing() throws
+        -> (ScriptedCluster, ClientSession, commit: Envelope, order: Envelope, responses: [Envelope])
+    {
+        var cluster = try Self.cluster()
+        var client = Self.client(cluster)
+        let request = client.submit(Self.put("v"))[0].envelope
+        let (responses, order) = Self.order(request, in: &cluster, to: [1, 2])
+        for response in responses { _ = client.receive(response) }
+        var certificate: Envelope?
+        for _ in 0..<ClientOptions().commitTicks { certificate = certificate ?? client.tick().first?.envelope }
+        return (cluster, client, try #require(certificate), order, responses)
+    }
+
     static func order(_ request: Envelope, in cluster: inout ScriptedCluster, to backups: [ReplicaID])
         -> (toClient: [Envelope], order: Envelope)
     {
@@ -166,14 +181,7 @@ struct SpeculativeRuleTests {
         certificateResendTicks, to the replicas that did not answer
         """)
     func certificateResend() throws {
-        var cluster = try Self.cluster()
-        var client = Self.client(cluster)
-        let request = client.submit(Self.put("v"))[0].envelope
-        let (responses, order) = Self.order(request, in: &cluster, to: [1, 2])
-        for response in responses { _ = client.receive(response) }
-        var certificate: Envelope?
-        for _ in 0..<ClientOptions().commitTicks { certificate = certificate ?? client.tick().first?.envelope }
-        let commit = try #require(certificate)
+        var (cluster, client, commit, order, _) = try Self.committing()
         // r2 answers; r3 has not executed the history yet and refuses; r0 and r1 are slow.
         for local in cluster.deliver(commit, to: 2).sent(.localCommit) { _ = client.receive(local.envelope) }
         #expect(cluster.deliver(commit, to: 3).rejections == [.certificateMismatch])
@@ -194,14 +202,7 @@ struct SpeculativeRuleTests {
 
     @Test("commit certificate: one the held certificate covers is answered without re-checking; others are checked")
     func coveredCertificate() throws {
-        var cluster = try Self.cluster()
-        var client = Self.client(cluster)
-        let request = client.submit(Self.put("v"))[0].envelope
-        let (responses, _) = Self.order(request, in: &cluster, to: [1, 2])
-        for response in responses { _ = client.receive(response) }
-        var certificate: Envelope?
-        for _ in 0..<ClientOptions().commitTicks { certificate = certificate ?? client.tick().first?.envelope }
-        let commit = try #require(certificate)
+        var (cluster, _, commit, _, responses) = try Self.committing()
         #expect(cluster.deliver(commit, to: 1).sent(.localCommit).count == 1, "replica 1 verifies and keeps it")
         // The same claim with a vote whose signature is someone else's.
         let forged = Envelope(
