@@ -45,6 +45,14 @@ enum LogFileFormat {
         return survivors
     }
 
+    /// Bytes of the records `keep` would keep (without their length prefixes and group headers).
+    static func keptBytes(_ entries: [Entry]) -> Int {
+        let kept = DurableRecordCodec.survivors(entries.map { ($0.tag, $0.sequence) })
+        var bytes = 0
+        for (entry, keep) in zip(entries, kept) where keep { bytes += entry.length }
+        return bytes
+    }
+
     /// Appends one group holding `records` to `buffer`, with its records' entries, offsets counted from `base`.
     static func appendGroup(_ records: [[UInt8]], tags: [(UInt8, SequenceNumber)], base: Int, to buffer: inout [UInt8])
         -> [Entry]

@@ -153,6 +153,33 @@ struct LogFileStoreTests {
         #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
     }
 
+    @Test("a compaction waits until at least half the file is garbage, so a record that supersedes little copies nothing")
+    func compactionWaitsForGarbage() throws {
+        let path = Self.temporaryPath()
+        defer { Self.remove(path) }
+        let store = try LogFileStore(path: path, sync: .none)
+        var sequence: UInt64 = 1
+        while store.bytes < 1 << 20 + 4096 {
+            let prePrepare = bigPrePrepare(sequence: sequence)
+            try store.persist([.prePrepare(prePrepare), certificate(prePrepare)])
+            sequence += 1
+        }
+        // Past the threshold, a record that supersedes others arrives while nearly every slot is still live (as
+        // Zyzzyva's history certificate does a round before its checkpoint turns stable): nothing is copied.
+        func checkpoint(_ at: UInt64) -> DurableRecord {
+            .stableCheckpoint(StableCheckpoint(sequence: SequenceNumber(at), stateDigest: .zero, proof: [], state: []))
+        }
+        try store.persist([checkpoint(2)])
+        #expect(store.compactions == 0)
+        let live = try store.load()
+        #expect(live.count == 2 * Int(sequence - 3) + 1)
+        // The next checkpoint drops most of the file: now it is compacted, and reads the same.
+        try store.persist([checkpoint(sequence - 2)])
+        #expect(store.compactions == 1)
+        #expect(store.bytes < 1 << 17)
+        #expect(try LogFileStore.peek(path: path) == Array(live.suffix(3).prefix(2)) + [checkpoint(sequence - 2)])
+    }
+
     /// A pre-prepare of `count` requests of 512 bytes each, so that repeating its batch would show in the file size.
     func bigPrePrepare(view: UInt64 = 0, sequence: UInt64, count: Int = 32, salt: UInt8 = 0) -> Envelope {
         let batch = (0..<count).map { index in
