@@ -15,7 +15,8 @@ public final class BFTClientPool: @unchecked Sendable {
 
     /// The identities, in the order of the signers given; `submit(_:as:)` names one by its index here.
     public let ids: [ClientID]
-    let loop: EventLoop
+    /// The event loop the pool runs on: its counters are read there.
+    public let loop: EventLoop
     let limits: CodecLimits
     let speculative: Bool
     private var sessions: [ClientSession]

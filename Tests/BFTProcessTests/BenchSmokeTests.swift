@@ -9,11 +9,42 @@ struct BenchSmokeTests {
     @Test("bftbench run --smoke completes requests and reports every figure",
           arguments: [("pbft", "signatures"), ("pbft", "macs"), ("zyzzyva", "macs")])
     func smoke(replication: String, authentication: String) throws {
+        let (status, text, report) = try Self.run(["--smoke", "--protocol", replication, "--auth", authentication])
+        #expect(status == 0, "\(text)")
+        #expect(text.contains("protocol=\(replication)") && text.contains("auth=\(authentication)"))
+        #expect(text.contains("throughput") && text.contains("p99.9"))
+        #expect((report?["completed"] as? Int ?? 0) > 0, "\(String(describing: report))")
+        let processes = report?["processes"] as? [[String: Any]] ?? []
+        #expect(processes.count == 5, "four replicas and the clients")
+        #expect(processes.allSatisfy { $0["diskBytesPerOperation"] is Double }, "\(processes)")
+        #expect(text.contains("B to disk/op"))
+        let syncs = report?["syncsPerBatch"] as? [Double] ?? []
+        #expect(syncs.count == 4 && syncs.allSatisfy { $0 > 0 }, "every replica synced its log: \(syncs)")
+        #expect((0...100).contains(report?["idlePercent"] as? Double ?? -1), "\(String(describing: report))")
+    }
+
+    @Test("bftbench run spreads the client connections over event-loop threads, and every loop completes requests")
+    func clientThreads() throws {
+        let (status, text, report) = try Self.run([
+            "--clients", "6", "--connections", "3", "--client-threads", "2", "--auth", "macs", "--batch", "4",
+            "--warmup", "0.2", "--duration", "1",
+        ])
+        #expect(status == 0, "\(text)")
+        #expect(text.contains("connections=3 client-threads=2"))
+        let settings = report?["settings"] as? [String: Any]
+        #expect(settings?["clientThreads"] as? Int == 2, "\(String(describing: settings))")
+        // Before the clock each of the six loops completes one request, on whichever thread its pool runs.
+        #expect((report?["completed"] as? Int ?? 0) > 0 && report?["failed"] as? Int == 0, "\(String(describing: report))")
+    }
+
+    /// Runs `bftbench run` with `arguments` plus a JSON file (two minutes at most): exit status, standard output,
+    /// and the JSON report.
+    static func run(_ arguments: [String]) throws -> (Int32, String, [String: Any]?) {
         let json = NSTemporaryDirectory() + "bftbench-smoke-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: json) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ProcessCluster.executable("bftbench"))
-        process.arguments = ["run", "--smoke", "--protocol", replication, "--auth", authentication, "--json", json]
+        process.arguments = ["run"] + arguments + ["--json", json]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -23,18 +54,9 @@ struct BenchSmokeTests {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(text)")
-        #expect(text.contains("protocol=\(replication)") && text.contains("auth=\(authentication)"))
-        #expect(text.contains("throughput") && text.contains("p99.9"))
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
-        #expect((report?["completed"] as? Int ?? 0) > 0, "\(String(describing: report))")
-        let processes = report?["processes"] as? [[String: Any]] ?? []
-        #expect(processes.count == 5, "four replicas and the clients")
-        #expect(processes.allSatisfy { $0["diskBytesPerOperation"] is Double }, "\(processes)")
-        #expect(text.contains("B to disk/op"))
-        let syncs = report?["syncsPerBatch"] as? [Double] ?? []
-        #expect(syncs.count == 4 && syncs.allSatisfy { $0 > 0 }, "every replica synced its log: \(syncs)")
-        #expect((0...100).contains(report?["idlePercent"] as? Double ?? -1), "\(String(describing: report))")
+        let report = (try? Data(contentsOf: URL(fileURLWithPath: json)))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        return (process.terminationStatus, text, report)
     }
 
     @Test("bftbench refuses a steal limit outside 0…100 % and attempts outside 1…20, with a one-line error")

@@ -20,6 +20,8 @@ struct LoadSettings: Codable, Sendable {
     /// Connections per replica the client loops share (one `BFTClientPool` each); nil in runs recorded before
     /// pools, where every loop had its own.
     var connections: Int?
+    /// Event-loop threads the client connections are spread over (nil in runs recorded before it: one).
+    var clientThreads: Int? = nil
     var requestBytes: Int
     var replyBytes: Int
     var batch: Int
@@ -33,7 +35,7 @@ struct LoadSettings: Codable, Sendable {
 
     var line: String {
         "protocol=\(replication) n=\(replicas) clients=\(clients) outstanding=\(outstanding) "
-            + "connections=\(connections.map(String.init) ?? "one per loop") "
+            + "connections=\(connections.map(String.init) ?? "one per loop") client-threads=\(clientThreads ?? 1) "
             + "request=\(requestBytes)B reply=\(replyBytes)B batch=\(batch) batch-timeout=\(tickMilliseconds)ms "
             + "auth=\(authentication) adversary=\(adversary ?? "none") sync=\(sync) "
             + "cluster=\(inProcess ? "in-process" : "processes") warmup=\(warmupSeconds)s duration=\(durationSeconds)s"
@@ -78,6 +80,9 @@ struct LoadBench: AsyncParsableCommand {
     @Option(help: "Requests in flight per client (each its own closed loop).") var outstanding = 1
     @Option(help: "Connections per replica the loops share (client processes); at most the number of loops.")
     var connections = 1
+    @Option(help: ArgumentHelp("Event-loop threads of this process the connections are spread over (as client "
+        + "processes each would have their own); at most --connections."))
+    var clientThreads = 1
     @Option(help: "Bytes of each request's payload (a null operation).") var requestBytes = 0
     @Option(help: "Bytes of each reply.") var replyBytes = 0
     @Option(help: "Most requests per batch.") var batch = 64
@@ -107,6 +112,9 @@ struct LoadBench: AsyncParsableCommand {
         guard connections >= 1, connections <= clients * outstanding else {
             throw ValidationError("--connections between 1 and clients × outstanding")
         }
+        guard (1...16).contains(clientThreads), clientThreads <= connections else {
+            throw ValidationError("--client-threads between 1 and 16, at most --connections")
+        }
         guard requestBytes >= 0, replyBytes >= 0, requestBytes <= 1 << 20, replyBytes <= 1 << 20 else {
             throw ValidationError("--request-bytes and --reply-bytes between 0 and 1 MiB")
         }
@@ -123,7 +131,8 @@ struct LoadBench: AsyncParsableCommand {
     var settings: LoadSettings {
         LoadSettings(
             replication: replication, replicas: replicas, clients: smoke ? 2 : clients,
-            outstanding: smoke ? 1 : outstanding, connections: smoke ? 1 : connections, requestBytes: requestBytes,
+            outstanding: smoke ? 1 : outstanding, connections: smoke ? 1 : connections,
+            clientThreads: smoke ? 1 : clientThreads, requestBytes: requestBytes,
             replyBytes: replyBytes, batch: batch,
             tickMilliseconds: batchTimeoutMs, authentication: auth, adversary: adversary, sync: sync,
             inProcess: inProcess, warmupSeconds: smoke ? 0.5 : warmup, durationSeconds: smoke ? 2 : duration)
@@ -212,7 +221,8 @@ struct LoadReport: Codable, Sendable {
 
     static let csvHeader = "protocol,replicas,clients,outstanding,connections,request_bytes,reply_bytes,batch,"
         + "batch_timeout_ms,"
-        + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed,mean_batch,steal_pct,idle_pct"
+        + "auth,adversary,cluster,ops_per_s,p50_us,p90_us,p99_us,p999_us,view_changes,failed,mean_batch,steal_pct,idle_pct,"
+        + "client_threads"
 
     var csvRow: String {
         let s = settings
@@ -223,7 +233,7 @@ struct LoadReport: Codable, Sendable {
             s.inProcess ? "in-process" : "processes", Self.format(operationsPerSecond),
         ] + ["p50", "p90", "p99", "p99.9"].map { Self.format(latencyMicroseconds[$0] ?? 0) }
             + ["\(viewChanges)", "\(failed)", meanBatch.map(Self.format) ?? "", stealPercent.map(Self.format) ?? "",
-                idlePercent.map(Self.format) ?? ""]
+                idlePercent.map(Self.format) ?? "", "\(s.clientThreads ?? 1)"]
         return fields.joined(separator: ",")
     }
 
@@ -234,7 +244,7 @@ struct LoadReport: Codable, Sendable {
 enum LoadRun {
     static func measure(_ settings: LoadSettings) async throws -> LoadReport {
         let cluster = try await BenchCluster.start(settings)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.clientThreads ?? 1)
         do {
             let report = try await drive(settings, cluster, group)
             await cluster.stop()
@@ -252,12 +262,12 @@ enum LoadRun {
     ) async throws -> LoadReport {
         let loops = settings.clients * settings.outstanding
         let connections = max(1, min(settings.connections ?? loops, loops))
-        let loop = group.next()
+        let threads = (0..<(settings.clientThreads ?? 1)).map { _ in group.next() }
         let pools = try (0..<connections).map { index in
             let members = loops / connections + (index < loops % connections ? 1 : 0)
             return try BFTClientPool(
                 cluster: cluster.file, signers: (0..<members).map { _ in Ed25519Signer() }, suite: SodiumCryptoSuite(),
-                loop: loop)
+                loop: threads[index % threads.count])
         }
         let operation = KeyValueCommand.null(
             payload: [UInt8](repeating: 0x5a, count: settings.requestBytes), replyBytes: UInt32(settings.replyBytes)
@@ -274,15 +284,22 @@ enum LoadRun {
         let start = NIODeadline.now()
         let measureFrom = start + .milliseconds(Int64(settings.warmupSeconds * 1000))
         let end = measureFrom + .milliseconds(Int64(settings.durationSeconds * 1000))
-        let recorder = ClosedLoops(operation: operation, measureFrom: measureFrom, end: end)
+        // One recorder per thread, each driving the pools on its loop.
+        let recorders = threads.map { _ in ClosedLoops(operation: operation, measureFrom: measureFrom, end: end) }
         let pids = cluster.measured.map(\.pid)
         async let cpuBefore: (processes: [Double], disk: [Double], machine: ProcessStats.MachineTicks?) = {
             try? await Task.sleep(for: .nanoseconds(max(0, (measureFrom - NIODeadline.now()).nanoseconds)))
             return (pids.map { ProcessStats.cpuSeconds(pid: $0) }, pids.map { ProcessStats.diskBytesWritten(pid: $0) },
                     ProcessStats.machineTicks())
         }()
-        let ticker = Task { await recorder.showProgress() }
-        let latencies = try await recorder.run(pools, on: loop)
+        let ticker = Task { await ClosedLoops.showProgress(recorders) }
+        let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { running in
+            for (index, recorder) in recorders.enumerated() {
+                let mine = pools.enumerated().filter { $0.offset % threads.count == index }.map(\.element)
+                running.addTask { try await recorder.run(mine, on: threads[index]) }
+            }
+            return try await running.reduce(into: []) { $0 += $1 }
+        }
         ticker.cancel()
         FileHandle.standardError.write(Data("\r".utf8))
         let cpuAfter = cluster.measured.map { ProcessStats.cpuSeconds(pid: $0.pid) }
@@ -291,10 +308,16 @@ enum LoadRun {
         let (before, diskBefore, machineBefore) = await cpuBefore
         let memory = cluster.measured.map { ProcessStats.peakMemoryMegabytes(pid: $0.pid) }
         let (views, meanBatch, syncsPerBatch) = cluster.replicaFigures()
-        let (retransmissions, commitPath, certificates, resent) = try await loop.submit {
-            (pools.reduce(0) { $0 + $1.retransmissions }, pools.reduce(0) { $0 + $1.commitPathCompletions },
-             pools.reduce(0) { $0 + $1.certificatesSent }, pools.reduce(0) { $0 + $1.certificatesResent })
-        }.get()
+        var (retransmissions, commitPath, certificates, resent) = (0, 0, 0, 0)
+        for pool in pools {
+            let counts = try await pool.loop.submit {
+                (pool.retransmissions, pool.commitPathCompletions, pool.certificatesSent, pool.certificatesResent)
+            }.get()
+            retransmissions += counts.0
+            commitPath += counts.1
+            certificates += counts.2
+            resent += counts.3
+        }
         for pool in pools { await pool.close() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         for latency in latencies { histogram.record(latency) }
@@ -311,7 +334,8 @@ enum LoadRun {
             percentiles[name] = Double(histogram.valueAtPercentile(value))
         }
         return LoadReport(
-            settings: settings, completed: completed, failed: recorder.failed.load(ordering: .relaxed),
+            settings: settings, completed: completed,
+            failed: recorders.reduce(0) { $0 + $1.failed.load(ordering: .relaxed) },
             retransmissions: retransmissions, commitPathCompletions: commitPath, commitCertificatesSent: certificates,
             commitCertificatesResent: resent,
             operationsPerSecond: Double(completed) / settings.durationSeconds, latencyMicroseconds: percentiles,
@@ -377,12 +401,13 @@ final class ClosedLoops: @unchecked Sendable {
         }
     }
 
-    /// A progress line on standard error, once a second.
-    func showProgress() async {
+    /// A progress line on standard error, once a second, over all recorders.
+    static func showProgress(_ recorders: [ClosedLoops]) async {
+        guard let measureFrom = recorders.first?.measureFrom, let end = recorders.first?.end else { return }
         while NIODeadline.now() < end {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled { return }
-            let done = completed.load(ordering: .relaxed)
+            let done = recorders.reduce(0) { $0 + $1.completed.load(ordering: .relaxed) }
             let elapsed = max(0.5, Double((NIODeadline.now() - measureFrom).nanoseconds) / 1e9)
             let phase = NIODeadline.now() < measureFrom ? "warming up" : "\(Int(Double(done) / elapsed)) ops/s so far"
             FileHandle.standardError.write(Data("\r  \(phase), \(done) measured   ".utf8))

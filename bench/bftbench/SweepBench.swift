@@ -33,6 +33,8 @@ struct SweepBench: AsyncParsableCommand {
     @Option(help: "Batch size in the attack grid.") var attackBatch = 64
     @Option(help: "Connections per replica the clients share in every run (at most the client count).")
     var connections = 1
+    @Option(help: "Event-loop threads the connections are spread over in every run (at most the connections).")
+    var clientThreads = 1
     @Option(help: "Request and reply payload bytes.") var payloadBytes = 0
     @Option(help: "Seconds of warm-up per run.") var warmup = 1.0
     @Option(help: "Seconds measured per run.") var duration = 5.0
@@ -51,8 +53,9 @@ struct SweepBench: AsyncParsableCommand {
         for name in attackList where name != "none" && AdversaryCatalog.named(name) == nil {
             throw ValidationError("--attacks: unknown behaviour '\(name)' (see 'bftreplica run --help')")
         }
-        guard duration > 0, warmup >= 0, attackClients > 0, attackBatch > 0, connections > 0 else {
-            throw ValidationError("durations and counts must be positive")
+        guard duration > 0, warmup >= 0, attackClients > 0, attackBatch > 0, connections > 0,
+            (1...16).contains(clientThreads) else {
+            throw ValidationError("durations and counts must be positive, --client-threads 1…16")
         }
     }
 
@@ -75,7 +78,8 @@ struct SweepBench: AsyncParsableCommand {
     {
         LoadSettings(
             replication: replication, replicas: 4, clients: clients, outstanding: 1,
-            connections: min(connections, clients), requestBytes: payloadBytes,
+            connections: min(connections, clients), clientThreads: min(clientThreads, connections, clients),
+            requestBytes: payloadBytes,
             replyBytes: payloadBytes, batch: batch, tickMilliseconds: 10, authentication: auth, adversary: adversary,
             sync: "batch", inProcess: false, warmupSeconds: warmup, durationSeconds: duration)
     }
