@@ -3,6 +3,8 @@ import BFTCore
 import BFTCrypto
 import BFTKeyValue
 import BFTSimulator
+import BFTStorage
+import Foundation
 
 /// The costs below the network: crypto calls as the engine makes them, the codec on a full batch, and the core
 /// running one normal-case round of four replicas with simulated crypto (so only the engine's own work shows).
@@ -14,7 +16,9 @@ struct MicroBench: ParsableCommand {
             Each figure is the best of --rounds rounds. The core round: 64 clients each send one null request to \
             the primary of four in-memory replicas (SimulatedCrypto, KeyValueStore), the primary cuts them into \
             one batch, and pre-prepare, prepares and commits are delivered until every replica executed all 64; \
-            no network, no storage. Build with -c release: swift run -c release bftbench micro
+            no network, no storage. The log rows append one signed prepare to a LogFileStore in the temporary \
+            directory (the disk the bench's replicas use), with and without its fdatasync: a replica makes such an \
+            append before each message it sends. Build with -c release: swift run -c release bftbench micro
             """
     )
 
@@ -34,7 +38,7 @@ struct MicroBench: ParsableCommand {
         print("bftbench micro")
         print("settings: build=\(build) rounds=\(rounds) batch=\(batch) replicas=4")
         print("operation".padded(48) + "µs per call")
-        for (name, measure) in cryptoRows() + codecRows() {
+        for (name, measure) in try cryptoRows() + codecRows() + storageRows() {
             print(name.padded(48) + format(best(measure) / 1000))
         }
         let core = best {
@@ -43,6 +47,27 @@ struct MicroBench: ParsableCommand {
         }
         print("core round, \(batch) requests, 4 replicas".padded(48) + format(core / 1000)
             + "  (\(format(core / 1000 / Double(batch))) per request)")
+    }
+
+    /// One signed prepare appended per call, synced (`--sync batch`, the default) or not (`--sync none`).
+    private func storageRows() throws -> [(String, () -> Double)] {
+        let signer = Ed25519Signer()
+        let vote = DurableRecord.vote(
+            Envelope(signing: .prepare(Prepare(view: 0, sequence: 1, digest: .zero)), from: .replica(1), with: signer))
+        return try [SyncMode.batch, .none].map { mode in
+            let path = NSTemporaryDirectory() + "bftbench-micro-\(UUID().uuidString).log"
+            let store = try LogFileStore(path: path, sync: mode)
+            let name = "log append of one prepare, " + (mode == .none ? "no sync" : "fdatasync")
+            return (name, {
+                var failed = false
+                return timed(200) { _ in
+                    do { try store.persist([vote]) } catch { failed = true }
+                } finally: {
+                    try? FileManager.default.removeItem(atPath: path)
+                    if failed { print("(a log append failed: the figure is not valid)") }
+                }
+            })
+        }
     }
 
     private func best(_ measure: () -> Double) -> Double { (0..<rounds).map { _ in measure() }.min() ?? 0 }
