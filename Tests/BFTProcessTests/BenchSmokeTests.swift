@@ -23,16 +23,16 @@ struct BenchSmokeTests {
         #expect((0...100).contains(report?["idlePercent"] as? Double ?? -1), "\(String(describing: report))")
     }
 
-    @Test("bftbench run spreads the client connections over event-loop threads, and every loop completes requests")
+    @Test("bftbench run spreads the client connections over event-loop threads and sets the log window; every loop completes requests")
     func clientThreads() throws {
         let (status, text, report) = try Self.run([
             "--clients", "6", "--connections", "3", "--client-threads", "2", "--auth", "macs", "--batch", "4",
-            "--warmup", "0.2", "--duration", "1",
+            "--warmup", "0.2", "--duration", "1", "--log-window", "512",
         ])
         #expect(status == 0, "\(text)")
-        #expect(text.contains("connections=3 client-threads=2"))
+        #expect(text.contains("connections=3 client-threads=2") && text.contains("log-window=512"))
         let settings = report?["settings"] as? [String: Any]
-        #expect(settings?["clientThreads"] as? Int == 2, "\(String(describing: settings))")
+        #expect(settings?["clientThreads"] as? Int == 2 && settings?["logWindow"] as? Int == 512, "\(String(describing: settings))")
         // Before the clock each of the six loops completes one request, on whichever thread its pool runs.
         #expect((report?["completed"] as? Int ?? 0) > 0 && report?["failed"] as? Int == 0, "\(String(describing: report))")
     }

@@ -52,6 +52,7 @@ final class BenchCluster {
         file.clientAuthentication = settings.authentication
         file.maxBatchRequests = settings.batch
         file.tickMilliseconds = settings.tickMilliseconds
+        file.logWindow = UInt64(settings.logWindow ?? 256)
         try file.write(to: "\(directory)/cluster.json")
         let cluster = BenchCluster(file: file, directory: directory)
         if settings.inProcess {

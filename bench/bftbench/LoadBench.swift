@@ -26,6 +26,8 @@ struct LoadSettings: Codable, Sendable {
     var replyBytes: Int
     var batch: Int
     var tickMilliseconds: Int
+    /// L, the log window in sequence numbers (nil in runs recorded before it: 256).
+    var logWindow: Int? = nil
     var authentication: String
     var adversary: String?
     var sync: String
@@ -37,6 +39,7 @@ struct LoadSettings: Codable, Sendable {
         "protocol=\(replication) n=\(replicas) clients=\(clients) outstanding=\(outstanding) "
             + "connections=\(connections.map(String.init) ?? "one per loop") client-threads=\(clientThreads ?? 1) "
             + "request=\(requestBytes)B reply=\(replyBytes)B batch=\(batch) batch-timeout=\(tickMilliseconds)ms "
+            + "log-window=\(logWindow ?? 256) "
             + "auth=\(authentication) adversary=\(adversary ?? "none") sync=\(sync) "
             + "cluster=\(inProcess ? "in-process" : "processes") warmup=\(warmupSeconds)s duration=\(durationSeconds)s"
     }
@@ -87,6 +90,9 @@ struct LoadBench: AsyncParsableCommand {
     @Option(help: "Bytes of each reply.") var replyBytes = 0
     @Option(help: "Most requests per batch.") var batch = 64
     @Option(help: "Batch timeout: the replicas' tick in milliseconds.") var batchTimeoutMs = 10
+    @Option(help: ArgumentHelp("L, the replicas' log window in sequence numbers: a multiple of the checkpoint "
+        + "interval (128), at most 1024."))
+    var logWindow = 256
     @Option(
         help: """
             Client authentication: signatures (Ed25519 on requests and replies), macs (authenticators), or \
@@ -121,6 +127,9 @@ struct LoadBench: AsyncParsableCommand {
         guard (1...1024).contains(batch), batchTimeoutMs >= 1, warmup >= 0, duration > 0 else {
             throw ValidationError("--batch 1…1024, --batch-timeout-ms ≥ 1, --duration > 0")
         }
+        guard logWindow >= 128, logWindow <= 1024, logWindow % 128 == 0 else {
+            throw ValidationError("--log-window: 128, 256, … 1024 (a multiple of the checkpoint interval, 128)")
+        }
         guard ClientAuthentication(rawValue: auth) != nil else { throw ValidationError("--auth: signatures, macs or signed-requests") }
         guard ["always", "batch", "none"].contains(sync) else { throw ValidationError("--sync always|batch|none") }
         if let adversary, AdversaryCatalog.named(adversary) == nil {
@@ -134,7 +143,7 @@ struct LoadBench: AsyncParsableCommand {
             outstanding: smoke ? 1 : outstanding, connections: smoke ? 1 : connections,
             clientThreads: smoke ? 1 : clientThreads, requestBytes: requestBytes,
             replyBytes: replyBytes, batch: batch,
-            tickMilliseconds: batchTimeoutMs, authentication: auth, adversary: adversary, sync: sync,
+            tickMilliseconds: batchTimeoutMs, logWindow: logWindow, authentication: auth, adversary: adversary, sync: sync,
             inProcess: inProcess, warmupSeconds: smoke ? 0.5 : warmup, durationSeconds: smoke ? 2 : duration)
     }
 
