@@ -153,7 +153,8 @@ public final class BFTClientPool: @unchecked Sendable {
         let step = sessions[member].receive(envelope)
         if step.rejected != nil { refusedReplies += 1 }
         finish(step, of: member)
-        // The certificate that completed this session also completes those of the pool that rode on it.
+        // The commit that completed this session (a certificate, or the fast path) also completes those of the pool
+        // that rode on it.
         for rider in step.shared?.riders ?? [] {
             guard let shared = step.shared, let index = indexOf[rider] else { continue }
             finish(sessions[index].historyCommitted(shared.history), of: index)

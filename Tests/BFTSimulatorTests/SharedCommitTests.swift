@@ -61,6 +61,53 @@ struct SharedCommitTests {
         let broken = try AdversarySweep(options: options, faulty: 1).run(liar, seeds: Self.seeds)
         #expect(broken.safetyViolations > 0, "a rider that takes any spec-response's result was not caught")
     }
+
+    @Test("""
+        a fast completion commits the batch's history for the process: the sessions riding on a certificate whose \
+        sender then got its fourth answer complete at once, not on their own commit timers
+        """)
+    func fastCompletionReleasesRiders() throws {
+        var options = ReplicaOptions()
+        options.replication = .zyzzyva
+        options.cutBatchesAtTurnEnd = true
+        var cluster = try ScriptedCluster(options: options)
+        let shared = SharedCommits()
+        var sessions = [ClientID(1), 2].map { id in
+            ClientSession(
+                client: id, configuration: cluster.configuration, options: ClientOptions(replication: .zyzzyva),
+                directory: cluster.directory, suite: cluster.suite, signer: cluster.clientSigners[id]!,
+                sharedCommits: shared)
+        }
+        // Both requests go into one batch, which every replica executes.
+        let requests = sessions.indices.map { sessions[$0].submit(SpeculativeRuleTests.put("\($0)"))[0].envelope }
+        for request in requests { _ = cluster.deliver(request, to: 0) }
+        let atPrimary = cluster.replicas[0].endOfTurn()
+        let order = try #require(atPrimary.sent(.prePrepare).first?.envelope)
+        var answers = atPrimary.messages.filter { $0.destination != .allReplicas }.map(\.envelope)
+        for backup: ReplicaID in [1, 2, 3] {
+            answers += cluster.deliver(order, to: backup).messages.compactMap {
+                if case .client = $0.destination { $0.envelope } else { nil }
+            }
+        }
+        // r3's answers are held back; a forgery in its name loses the fast path, so both sessions start the commit:
+        // session 1 sends the certificate, session 2 rides on it.
+        var sent: [[Outbound]] = [[], []]
+        for (index, session) in sessions.indices.map({ ($0, ClientID(UInt64($0 + 1))) }) {
+            let own = answers.filter { $0.message.addressee == session }
+            let real = try #require(own.first { $0.sender == .replica(3) })
+            let forged = Envelope(signing: real.message, from: .replica(3), with: cluster.replicaSigners[2])
+            for answer in own where answer.sender != .replica(3) { sent[index] += sessions[index].receive(answer).messages }
+            sent[index] += sessions[index].receive(forged).messages
+        }
+        #expect(sent[0].count == 4 && sent[1].isEmpty, "one certificate for the batch")
+        // r3's real answer gives session 1 its fourth: it completes on the fast path and hands session 2 over.
+        let late = try #require(answers.first { $0.sender == .replica(3) && $0.message.addressee == 1 })
+        let fast = sessions[0].receive(late)
+        #expect(fast.completion?.fastPath == true)
+        let handover = try #require(fast.shared, "the riders of the fast-committed history")
+        #expect(handover.riders == [2])
+        #expect(sessions[1].historyCommitted(handover.history).completion != nil)
+    }
 }
 
 @Suite("SharedCommits")

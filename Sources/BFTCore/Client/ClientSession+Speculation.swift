@@ -19,7 +19,7 @@ extension ClientSession {
         let matching = pending.responses.count { $0.key == key }
         if matching >= configuration.quorum, pending.quorumAt == nil { pending.quorumAt = pending.ticksWaiting }
         guard matching >= configuration.fastQuorum else {
-            // A certificate another session of this process sent for the same history already committed it.
+            // Another session of this process already saw the history committed (`SharedCommits`).
             if matching >= configuration.quorum, sharedCommits?.isCommitted(SharedCommits.History(key)) == true {
                 return complete(key, timestamp: pending.timestamp, fastPath: false)
             }
@@ -28,7 +28,20 @@ extension ClientSession {
             outstanding = consume pending
             return ClientStep(messages: early)
         }
-        return complete(key, timestamp: pending.timestamp, fastPath: true)
+        var step = complete(key, timestamp: pending.timestamp, fastPath: true)
+        shareCommit(SharedCommits.History(key), &step)
+        return step
+    }
+
+    /// 3f+1 matching spec-responses, or 2f+1 local-commits, show the history (v, n, h_n) committed (Zyzzyva §3.2,
+    /// §3.3), and h_n holds every request of batch n: the sessions of this process that wait on it with their own
+    /// 2f+1 matching spec-responses may complete too (`SharedCommits`). Without the fast case, a session that sent
+    /// a certificate early (adaptive commit, or a refused answer) and then got its fourth answer left the sessions
+    /// riding on its certificate to their own commit timers.
+    private func shareCommit(_ history: SharedCommits.History, _ step: inout ClientStep) {
+        guard let sharedCommits else { return }
+        let riders = sharedCommits.committed(history, by: client)
+        if !riders.isEmpty { step.shared = SharedCommit(history: history, riders: riders) }
     }
 
     /// Whether 2f+1 spec-responses match while the fast path is out of reach: another replica's answer differs
@@ -65,11 +78,7 @@ extension ClientSession {
         guard case .added(let count) = outcome else { return ClientStep(rejected: .duplicate) }
         guard count >= configuration.quorum else { return ClientStep() }
         var step = complete(committing.key, timestamp: timestamp, fastPath: false)
-        if let sharedCommits {
-            let history = SharedCommits.History(committing.key)
-            let riders = sharedCommits.committed(history, by: client)
-            if !riders.isEmpty { step.shared = SharedCommit(history: history, riders: riders) }
-        }
+        shareCommit(SharedCommits.History(committing.key), &step)
         return step
     }
 

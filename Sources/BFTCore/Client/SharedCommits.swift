@@ -10,8 +10,10 @@
 ///
 /// What stays per client: a rider still needs its own 2f+1 spec-responses that match in view, sequence number,
 /// history and result (they fix its result, exactly as for a certificate it sent itself); only the local-commits
-/// are shared, and only inside one process, whose sessions trust one another. A rider whose owner never completes
-/// (abandoned, or finished on the fast path) sends its own certificate when its commit timer runs out.
+/// are shared, and only inside one process, whose sessions trust one another. A session that completes on the fast
+/// path commits the history here too (3f+1 matching spec-responses for (v, n, h_n) keep h_n through any view change,
+/// as 2f+1 local-commits do), which releases the riders of a certificate whose sender then got its fourth answer. A
+/// rider whose owner never completes (abandoned) sends its own certificate when its commit timer runs out.
 public final class SharedCommits {
     /// What a certificate commits: a history, in a view, at a sequence number.
     public struct History: Hashable, Sendable {
