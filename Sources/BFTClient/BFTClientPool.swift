@@ -32,7 +32,8 @@ public final class BFTClientPool: @unchecked Sendable {
     public private(set) var refusedReplies = 0
     /// Requests sent again to every replica after a retransmission timeout (PBFT §4.1).
     public private(set) var retransmissions = 0
-    /// Speculative protocol: requests completed by the commit certificate rather than the fast path.
+    /// Speculative protocol: requests completed off their own fast path: by a commit certificate, their own or a
+    /// batch-mate's, or on a batch-mate's fast path (`SharedCommits`).
     public private(set) var commitPathCompletions = 0
     /// Speculative protocol: commit certificates sent (each to every replica). With a replica silent, about one per
     /// batch, since the sessions of the pool share them (`SharedCommits`). Resends are counted apart.

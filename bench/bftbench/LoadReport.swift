@@ -14,7 +14,8 @@ struct LoadReport: Codable, Sendable {
     var failed: Int
     /// Requests the clients sent again to every replica after a timeout (absent in runs recorded before pools).
     var retransmissions: Int?
-    /// Zyzzyva: completions by the commit certificate instead of the fast path, over the whole run.
+    /// Zyzzyva: completions off the request's own fast path (by a certificate, or on a batch-mate's commit), over
+    /// the whole run.
     var commitPathCompletions: Int?
     /// Zyzzyva: commit certificates the clients sent, over the whole run (absent in runs recorded before they were
     /// shared per batch).
@@ -45,7 +46,7 @@ struct LoadReport: Codable, Sendable {
                 + "\(retransmissions ?? 0) retransmitted)",
             "latency µs  " + latency.joined(separator: "  "),
             "views       \(viewChanges) view change(s)",
-            "slow path   \(commitPathCompletions ?? 0) completion(s) by commit certificate, "
+            "slow path   \(commitPathCompletions ?? 0) completion(s) off the fast path, "
                 + "\(commitCertificatesSent ?? 0) certificate(s) sent, \(commitCertificatesResent ?? 0) resent "
                 + "(zyzzyva; whole run)",
         ]
