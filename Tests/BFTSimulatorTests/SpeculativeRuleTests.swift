@@ -75,6 +75,29 @@ struct SpeculativeRuleTests {
         #expect(KeyValueResult.decode(completion.result) != nil)
     }
 
+    @Test("ordering limit: the primary orders at most L - K above its stable checkpoint, and resumes when it moves")
+    func orderingLimit() throws {
+        var options = ReplicaOptions()
+        options.replication = .zyzzyva
+        options.checkpointInterval = 2
+        options.logWindow = 4
+        var cluster = try ScriptedCluster(options: options)
+        let put = KeyValueCommand.put(key: Array("k".utf8), value: Array("v".utf8))
+        let first = cluster.deliver(cluster.request(1, 1, put), to: 0)
+        let second = cluster.deliver(cluster.request(2, 1, put), to: 0)
+        #expect(first.sent(.prePrepare).count == 1 && second.sent(.prePrepare).count == 1)
+        // Slot 3 is within H = 4 but above h + L - K = 2: a backup still at h = 0 would refuse slots above 4.
+        let third = cluster.deliver(cluster.request(1, 2, put), to: 0)
+        #expect(third.sent(.prePrepare).isEmpty, "the request waits for checkpoint 2")
+        // The order-reqs reach the backups; checkpoint 2 turns stable and the waiting request goes out at slot 3.
+        let later = cluster.run(first, from: 0) + cluster.run(second, from: 0)
+        #expect(cluster.replicas[0].lowWatermark == 2)
+        let ordered = later.filter { $0.0 == 0 }.flatMap { $0.1.sent(.prePrepare) }.compactMap { outbound -> UInt64? in
+            if case .prePrepare(let p) = outbound.envelope.message { p.sequence.rawValue } else { nil }
+        }
+        #expect(ordered == [3])
+    }
+
     @Test("commit certificate: 2f+1 spec-responses, sent back, complete on 2f+1 local-commits")
     func commitCertificatePath() throws {
         var cluster = try Self.cluster()

@@ -43,10 +43,12 @@ extension Replica {
 
     /// The primary assigns sequence numbers to queued requests. While fewer than `maxInFlightBatches` batches wait
     /// for execution, every request goes out at once; beyond that requests queue into full batches, and a tick
-    /// (`force`) sends whatever is queued. Nothing is assigned above the high watermark.
+    /// (`force`) sends whatever is queued. Nothing is assigned above the high watermark, nor, under the speculative
+    /// protocol, above `orderingLimit`.
     mutating func cutBatches(force: Bool, _ effects: inout Effects) {
         guard isPrimary, viewActive, transfer == nil else { return }
-        while !pending.isEmpty && nextSequence <= highWatermark {
+        let limit = isSpeculative ? orderingLimit : highWatermark
+        while !pending.isEmpty && nextSequence <= limit {
             let inFlight = Int(nextSequence.rawValue - 1) - Int(lastExecuted.rawValue)
             guard force || inFlight < options.maxInFlightBatches || pending.count >= options.maxBatchRequests else {
                 return
@@ -56,6 +58,16 @@ extension Replica {
             if isSpeculative { issueOrderRequest(batch, &effects) } else { issuePrePrepare(batch, &effects) }
         }
         if isSpeculative && lastExecuted.next < nextSequence { executeReady(&effects) }
+    }
+
+    /// Zyzzyva's primary executes as it orders, so PBFT's in-flight window never holds it back, and only the
+    /// watermarks bound how far it runs ahead of its backups. A backup one checkpoint behind it (its stable checkpoint
+    /// K lower: it has not yet executed the next one) refuses order-reqs above its own H, which later come back only
+    /// by fill-hole or state transfer; unbatched runs with two client connections stalled on that for seconds. So the
+    /// speculative primary orders at most L - K above its stable checkpoint: within the window of any backup at most
+    /// one checkpoint behind.
+    var orderingLimit: SequenceNumber {
+        SequenceNumber(lowWatermark.rawValue + options.logWindow - min(options.checkpointInterval, options.logWindow / 2))
     }
 
     mutating func issuePrePrepare(_ batch: [Envelope], _ effects: inout Effects) {
