@@ -96,6 +96,11 @@ struct SpeculativeRuleTests {
             if case .prePrepare(let p) = outbound.envelope.message { p.sequence.rawValue } else { nil }
         }
         #expect(ordered == [3])
+        // With L = K there is no room to hold back: the primary orders up to the checkpoint, or h could never move.
+        options.logWindow = 2
+        var tight = try ScriptedCluster(options: options)
+        _ = tight.deliver(tight.request(1, 1, put), to: 0)
+        #expect(tight.deliver(tight.request(2, 1, put), to: 0).sent(.prePrepare).count == 1, "slot 2, the checkpoint")
     }
 
     @Test("commit certificate: 2f+1 spec-responses, sent back, complete on 2f+1 local-commits")

@@ -65,9 +65,11 @@ extension Replica {
     /// K lower: it has not yet executed the next one) refuses order-reqs above its own H, which later come back only
     /// by fill-hole or state transfer; unbatched runs with two client connections stalled on that for seconds. So the
     /// speculative primary orders at most L - K above its stable checkpoint: within the window of any backup at most
-    /// one checkpoint behind.
+    /// one checkpoint behind. Never below the next checkpoint (h + K), which must be ordered for h to move: with
+    /// L = K there is no room to hold back.
     var orderingLimit: SequenceNumber {
-        SequenceNumber(lowWatermark.rawValue + options.logWindow - min(options.checkpointInterval, options.logWindow / 2))
+        let interval = options.checkpointInterval
+        return SequenceNumber(lowWatermark.rawValue + max(interval, options.logWindow - interval))
     }
 
     mutating func issuePrePrepare(_ batch: [Envelope], _ effects: inout Effects) {
