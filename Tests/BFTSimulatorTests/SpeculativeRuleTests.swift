@@ -16,6 +16,15 @@ struct SpeculativeRuleTests {
         return try ScriptedCluster(options: options)
     }
 
+    /// Zyzzyva with K = 2 and L = 4, so checkpoints and watermarks come within a few requests.
+    static func smallWindow() -> ReplicaOptions {
+        var options = ReplicaOptions()
+        options.replication = .zyzzyva
+        options.checkpointInterval = 2
+        options.logWindow = 4
+        return options
+    }
+
     static func client(_ cluster: ScriptedCluster, _ id: ClientID = 1) -> ClientSession {
         ClientSession(
             client: id, configuration: cluster.configuration, options: ClientOptions(replication: .zyzzyva),
@@ -77,10 +86,7 @@ struct SpeculativeRuleTests {
 
     @Test("ordering limit: the primary orders at most L - K above its stable checkpoint, and resumes when it moves")
     func orderingLimit() throws {
-        var options = ReplicaOptions()
-        options.replication = .zyzzyva
-        options.checkpointInterval = 2
-        options.logWindow = 4
+        var options = Self.smallWindow()
         var cluster = try ScriptedCluster(options: options)
         let put = KeyValueCommand.put(key: Array("k".utf8), value: Array("v".utf8))
         let first = cluster.deliver(cluster.request(1, 1, put), to: 0)
@@ -344,10 +350,7 @@ struct SpeculativeRuleTests {
 
     @Test("recovery: a restarted replica keeps the order-reqs of its view recorded before a later certificate")
     func restartKeepsOrderRequestsOfItsView() throws {
-        var options = ReplicaOptions()
-        options.replication = .zyzzyva
-        options.checkpointInterval = 2
-        options.logWindow = 4
+        let options = Self.smallWindow()
         var cluster = try ScriptedCluster(options: options)
         // r1 enters view 1: a new-view from the view-changes of r0, r2 and r3, confirmed by r2's and r3's votes.
         for replica: ReplicaID in [0, 2, 3] {
