@@ -173,15 +173,17 @@ public final class BFTClientPool: @unchecked Sendable {
 
     private func tick() {
         let now = NIODeadline.now()
-        for member in sessions.indices where sessions[member].isBusy {
-            if let waiter = waiting[member], waiter.deadline <= now {
+        // Only mutating calls on `sessions[member]`: they work in place, where a getter would copy the session.
+        for member in sessions.indices {
+            guard let waiter = waiting[member] else { continue }  // idle: a session is busy while it has a waiter
+            if waiter.deadline <= now {
                 waiting[member] = nil
                 sessions[member].abandon()
                 waiter.completion(.failure(.timedOut(waiter.timeout)))
                 continue
             }
-            let resending = sessions[member].certificateSent
-            let resent = sessions[member].tick()
+            var resending = false
+            let resent = sessions[member].tick(resending: &resending)
             if resent.contains(where: { $0.envelope.message.kind == .request }) { retransmissions += 1 }
             send(resent, resending: resending)
         }

@@ -201,8 +201,17 @@ public struct ClientSession {
     /// others relay it to the primary. Under the speculative protocol, `commitTicks` after 2f+1 spec-responses
     /// first matched, they go to every replica as a commit certificate (Zyzzyva §3.3).
     public mutating func tick() -> [Outbound] {
+        var resending = false
+        return tick(resending: &resending)
+    }
+
+    /// `tick()`, also saying whether a certificate it returns is a resend (one went out before). Mutating, so a
+    /// pool that ticks its sessions in an array does so in place: a getter such as `certificateSent` called on
+    /// an array element from another module copies the whole session (perf: 5 % of a 1,024-session pool's CPU).
+    public mutating func tick(resending: inout Bool) -> [Outbound] {
         // A pool ticks every identity on every tick: count in place, and take `pending` out only to act.
         guard let waited = outstanding?.ticksWaiting else { return [] }
+        resending = outstanding?.committing != nil
         outstanding?.ticksWaiting = waited + 1
         let committing = options.replication == .zyzzyva
             && outstanding?.quorumAt.map { waited + 1 >= $0 + options.commitTicks } == true
