@@ -175,8 +175,10 @@ public final class BFTClientPool: @unchecked Sendable {
         let now = NIODeadline.now()
         // Only mutating calls on `sessions[member]`: they work in place, where a getter would copy the session.
         for member in sessions.indices {
-            guard let waiter = waiting[member] else { continue }  // idle: a session is busy while it has a waiter
-            if waiter.deadline <= now {
+            // Idle: a session is busy while it has a waiter. Read in place: copying the waiter out would retain its
+            // completion for every member on every tick.
+            guard let deadline = waiting.withUnsafeBufferPointer({ $0[member]?.deadline }) else { continue }
+            if deadline <= now, let waiter = waiting[member] {
                 waiting[member] = nil
                 sessions[member].abandon()
                 waiter.completion(.failure(.timedOut(waiter.timeout)))

@@ -78,6 +78,9 @@ public struct ByteWriter {
 
     public mutating func raw(_ value: some Collection<UInt8>) { bytes.append(contentsOf: value) }
 
+    /// A seal's bytes, written in place (no array of its own per nested envelope).
+    mutating func seal(_ seal: Seal) { seal.append(to: &bytes) }
+
     /// length:u32 | bytes
     public mutating func byteString(_ value: [UInt8]) {
         precondition(value.count <= UInt32.max, "a byte string of \(value.count) bytes cannot be encoded")

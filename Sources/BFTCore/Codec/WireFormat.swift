@@ -77,10 +77,9 @@ public enum WireFormat {
     }
 
     static func writeNested(_ writer: inout ByteWriter, _ envelope: Envelope) {
-        let seal = envelope.seal.encoded
-        writer.u32(UInt32(envelope.signedBytes.count + seal.count))
+        writer.u32(UInt32(envelope.signedBytes.count + envelope.seal.encodedCount))
         writer.raw(envelope.signedBytes)
-        writer.raw(seal)
+        writer.seal(envelope.seal)
     }
 
     static func writeMessage(_ writer: inout ByteWriter, _ message: Message) {

@@ -74,13 +74,26 @@ public enum Seal: Hashable, Sendable {
 
     /// The bytes after the signed portion on the wire (see `WireFormat`).
     var encoded: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(encodedCount)
+        append(to: &bytes)
+        return bytes
+    }
+
+    var encodedCount: Int {
         switch self {
-        case .signature(let signature): return signature.bytes
+        case .signature: Signature.byteCount
+        case .authenticator(let macs): 1 + macs.count * MAC.byteCount
+        }
+    }
+
+    /// Appends `encoded` to `bytes` (a frame is built with one allocation, not one for the seal and one more).
+    func append(to bytes: inout [UInt8]) {
+        switch self {
+        case .signature(let signature): bytes.append(contentsOf: signature.bytes)
         case .authenticator(let macs):
-            var bytes = [UInt8(macs.count)]
-            bytes.reserveCapacity(1 + macs.count * MAC.byteCount)
+            bytes.append(UInt8(macs.count))
             for mac in macs { mac.write(to: &bytes) }
-            return bytes
         }
     }
 }

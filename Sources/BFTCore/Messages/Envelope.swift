@@ -49,7 +49,13 @@ public struct Envelope: Hashable, Sendable {
     }
 
     /// The complete frame: the signed portion followed by the seal.
-    public var encoded: [UInt8] { signedBytes + seal.encoded }
+    public var encoded: [UInt8] {
+        var frame: [UInt8] = []
+        frame.reserveCapacity(signedBytes.count + seal.encodedCount)
+        frame.append(contentsOf: signedBytes)
+        seal.append(to: &frame)
+        return frame
+    }
 
     /// Whether the envelope is signed and the signature verifies under `key`.
     public func verify(with suite: some CryptoSuite, key: PublicKey) -> Bool {
