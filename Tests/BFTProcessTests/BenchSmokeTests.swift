@@ -37,26 +37,56 @@ struct BenchSmokeTests {
         #expect((report?["completed"] as? Int ?? 0) > 0 && report?["failed"] as? Int == 0, "\(String(describing: report))")
     }
 
+    @Test("""
+        bftbench sweep alternates the protocols within each setting, and with --rounds summarises each setting \
+        once (its median run) and gives the protocols' ratio round by round
+        """)
+    func sweepRounds() throws {
+        let out = NSTemporaryDirectory() + "bftbench-sweep-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let (status, text) = try Self.execute([
+            "sweep", "--clients", "1,2", "--batches", "1", "--attacks", "skip", "--warmup", "0", "--duration", "0.5",
+            "--rounds", "2", "--out", out,
+        ])
+        #expect(status == 0, "\(text)")
+        let csv = (try? String(contentsOfFile: out + "/runs.csv", encoding: .utf8)) ?? ""
+        let runs = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        // protocol, replicas, clients: every run of both rounds, the protocols side by side.
+        #expect(runs.map { "\($0.first ?? "") \($0.dropFirst(2).first ?? "")" }
+            == Array(repeating: ["pbft 1", "zyzzyva 1", "pbft 2", "zyzzyva 2"], count: 2).flatMap { $0 }, "\(csv)")
+        let summary = (try? String(contentsOfFile: out + "/summary.txt", encoding: .utf8)) ?? ""
+        let rows = summary.split(separator: "\n").filter { $0.hasPrefix("pbft ") || $0.hasPrefix("zyzzyva ") }
+        #expect(rows.count == 4, "one row per setting, not per run: \(summary)")
+        #expect(summary.contains("zyzzyva/pbft at the best batch, round by round: "), "\(summary)")
+    }
+
     /// Runs `bftbench run` with `arguments` plus a JSON file (two minutes at most): exit status, standard output,
     /// and the JSON report.
     static func run(_ arguments: [String]) throws -> (Int32, String, [String: Any]?) {
         let json = NSTemporaryDirectory() + "bftbench-smoke-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: json) }
+        let (status, text) = try execute(["run"] + arguments + ["--json", json])
+        let report = (try? Data(contentsOf: URL(fileURLWithPath: json)))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        return (status, text, report)
+    }
+
+    /// Runs `bftbench` with `arguments` (two minutes at most): exit status and standard output.
+    static func execute(_ arguments: [String]) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ProcessCluster.executable("bftbench"))
-        process.arguments = ["run"] + arguments + ["--json", json]
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
+        // Read while it runs: a sweep prints more than a pipe holds.
+        let reader = OutputReader(output.fileHandleForReading)
         let deadline = Date().addingTimeInterval(120)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let report = (try? Data(contentsOf: URL(fileURLWithPath: json)))
-            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-        return (process.terminationStatus, text, report)
+        return (process.terminationStatus, reader.text(waitingUntil: deadline.addingTimeInterval(5)))
     }
 
     @Test("bftbench refuses a steal limit outside 0…100 % and attempts outside 1…20, with a one-line error")
@@ -74,5 +104,28 @@ struct BenchSmokeTests {
             #expect(process.terminationStatus != 0, "\(arguments)")
             #expect(text.contains("--max-steal 0…100, --attempts 1…20"), "\(text)")
         }
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own, so the writer never blocks on a full pipe.
+final class OutputReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private var done = false
+
+    init(_ handle: FileHandle) {
+        Thread {
+            let all = handle.readDataToEndOfFile()
+            self.lock.withLock {
+                self.data = all
+                self.done = true
+            }
+        }.start()
+    }
+
+    /// What was read, once the writer closed the pipe (or at `deadline`, whatever was read by then: nothing).
+    func text(waitingUntil deadline: Date) -> String {
+        while !lock.withLock({ done }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return lock.withLock { String(decoding: data, as: UTF8.self) }
     }
 }

@@ -10,10 +10,13 @@ struct SweepBench: AsyncParsableCommand {
         commandName: "sweep",
         abstract: "PBFT against the speculative path: throughput-latency curves and throughput under each attack.",
         discussion: """
-            First the load grid: every protocol × batch size × client count, fault-free. Then the attack grid: \
+            First the load grid: every batch size × client count × protocol, fault-free. Then the attack grid: \
             every protocol with one faulty replica running each catalog behaviour (and fault-free, for \
-            reference) at --attack-clients and --attack-batch. Every run is a 'bftbench run' (see its help) \
-            against real bftreplica processes. Writes into --out: runs.csv, runs.json, summary.txt (also printed), \
+            reference) at --attack-clients and --attack-batch. The protocols alternate within each setting, so \
+            the two runs compared are seconds apart and a host that drifts over the sweep moves both alike; \
+            --rounds R walks each grid R times and reports each setting's median run, with the protocols' \
+            ratio in every round. Every run is a 'bftbench run' (see its help) against real bftreplica \
+            processes. Writes into --out: runs.csv and runs.json (every run), summary.txt (also printed), \
             throughput-latency.svg and attacks.svg. Build with -c release for meaningful figures.
 
             Example (about 8 minutes with the defaults):
@@ -38,6 +41,9 @@ struct SweepBench: AsyncParsableCommand {
     @Option(help: "Request and reply payload bytes.") var payloadBytes = 0
     @Option(help: "Seconds of warm-up per run.") var warmup = 1.0
     @Option(help: "Seconds measured per run.") var duration = 5.0
+    @Option(help: ArgumentHelp("Times each grid is run; summary and charts take each setting's median run "
+        + "(by throughput), and the comparison gives the protocols' ratio in each round."))
+    var rounds = 1
     @Option(help: "Directory for the results (created; existing files are replaced).") var out = "bench-results"
     @OptionGroup var steal: StealRetry
     @Flag(help: ArgumentHelp("Run nothing: rewrite summary.txt and the charts from --out's runs.json (a sweep made "
@@ -57,6 +63,7 @@ struct SweepBench: AsyncParsableCommand {
             (1...16).contains(clientThreads) else {
             throw ValidationError("durations and counts must be positive, --client-threads 1…16")
         }
+        guard (1...10).contains(rounds) else { throw ValidationError("--rounds 1…10") }
     }
 
     private func list(_ text: String) -> [String] {
@@ -86,38 +93,49 @@ struct SweepBench: AsyncParsableCommand {
 
     func run() async throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        // The protocols alternate within each setting: host drift over the sweep cannot decide their comparison.
         var grid: [LoadSettings] = []
-        for replication in protocolList {
-            for batch in batchSizes {
-                for count in clientCounts { grid.append(settings(replication, clients: count, batch: batch, adversary: nil)) }
+        for batch in batchSizes {
+            for count in clientCounts {
+                for replication in protocolList {
+                    grid.append(settings(replication, clients: count, batch: batch, adversary: nil))
+                }
             }
         }
         var attackGrid: [LoadSettings] = []
-        for replication in protocolList {
-            for name in attackList {
+        for name in attackList {
+            for replication in protocolList {
                 attackGrid.append(settings(
                     replication, clients: attackClients, batch: attackBatch, adversary: name == "none" ? nil : name))
             }
         }
         if replot {
             let runs = try JSONDecoder().decode([LoadReport].self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/runs.json")))
-            guard runs.count == grid.count + attackGrid.count else {
-                throw ValidationError("\(out)/runs.json holds \(runs.count) runs, this grid has \(grid.count + attackGrid.count)")
+            let expected = (grid.count + attackGrid.count) * rounds
+            guard runs.count == expected else {
+                throw ValidationError("\(out)/runs.json holds \(runs.count) runs, this grid and --rounds make \(expected)")
             }
-            return try write(Array(runs.prefix(grid.count)), Array(runs.dropFirst(grid.count)))
+            return try write(Array(runs.prefix(grid.count * rounds)), Array(runs.dropFirst(grid.count * rounds)))
         }
-        print("bftbench sweep: \(grid.count) load runs and \(attackGrid.count) attack runs of \(warmup)+\(duration) s; "
-            + "auth=\(auth) payload=\(payloadBytes)B n=4 tick=10ms; results in \(out)/")
+        print("bftbench sweep: \(grid.count) load runs and \(attackGrid.count) attack runs of \(warmup)+\(duration) s, "
+            + "\(rounds) round(s); auth=\(auth) payload=\(payloadBytes)B n=4 tick=10ms; results in \(out)/")
         var loadReports: [LoadReport] = []
-        for (index, settings) in grid.enumerated() {
-            loadReports.append(try await measure(settings, "\(index + 1)/\(grid.count)"))
+        for round in 1...rounds {
+            for (index, settings) in grid.enumerated() {
+                loadReports.append(try await measure(settings, "\(roundLabel(round))\(index + 1)/\(grid.count)"))
+            }
         }
         var attackReports: [LoadReport] = []
-        for (index, settings) in attackGrid.enumerated() {
-            attackReports.append(try await measure(settings, "attack \(index + 1)/\(attackGrid.count)"))
+        for round in 1...rounds {
+            for (index, settings) in attackGrid.enumerated() {
+                attackReports.append(try await measure(
+                    settings, "\(roundLabel(round))attack \(index + 1)/\(attackGrid.count)"))
+            }
         }
         try write(loadReports, attackReports)
     }
+
+    private func roundLabel(_ round: Int) -> String { rounds > 1 ? "round \(round)/\(rounds) " : "" }
 
     private func measure(_ settings: LoadSettings, _ position: String) async throws -> LoadReport {
         let report = try await steal.measure(settings, LoadRun.measure)
@@ -131,14 +149,19 @@ struct SweepBench: AsyncParsableCommand {
         return report
     }
 
-    private func write(_ load: [LoadReport], _ attacked: [LoadReport]) throws {
-        let all = load + attacked
+    /// Every run of `rounds` rounds (load runs, then attack runs, each in grid order per round).
+    private func write(_ loadRuns: [LoadReport], _ attackRuns: [LoadReport]) throws {
+        let all = loadRuns + attackRuns
+        let load = SweepSummary.medians(loadRuns)
+        let attacked = SweepSummary.medians(attackRuns)
+        let perRound = loadRuns.count / rounds
+        let roundsOfLoad = (0..<rounds).map { Array(loadRuns[($0 * perRound)..<(($0 + 1) * perRound)]) }
         let csv = ([LoadReport.csvHeader] + all.map(\.csvRow)).joined(separator: "\n") + "\n"
         try csv.write(toFile: "\(out)/runs.csv", atomically: true, encoding: .utf8)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(all).write(to: URL(fileURLWithPath: "\(out)/runs.json"))
-        let summary = SweepSummary(load: load, attacked: attacked, protocols: protocolList).text
+        let summary = SweepSummary(load: load, attacked: attacked, protocols: protocolList, rounds: roundsOfLoad).text
         try summary.write(toFile: "\(out)/summary.txt", atomically: true, encoding: .utf8)
         print(summary)
         try SweepSummary.curves(load, protocols: protocolList, batches: batchSizes, auth: auth)

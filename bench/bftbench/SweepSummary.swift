@@ -5,6 +5,25 @@ struct SweepSummary {
     let load: [LoadReport]
     let attacked: [LoadReport]
     let protocols: [ReplicationProtocol]
+    /// Every load run, by round (one round: `load` itself).
+    var rounds: [[LoadReport]] = []
+
+    /// Each setting's median run by throughput (of an odd count the middle one, of an even count the lower
+    /// middle), in the order the settings first appear.
+    static func medians(_ runs: [LoadReport]) -> [LoadReport] {
+        var order: [String] = []
+        var bySetting: [String: [LoadReport]] = [:]
+        for run in runs {
+            let s = run.settings
+            let key = "\(s.replication) \(s.batch) \(s.clients) \(s.adversary ?? "none")"
+            if bySetting[key] == nil { order.append(key) }
+            bySetting[key, default: []].append(run)
+        }
+        return order.compactMap { key in
+            let sorted = (bySetting[key] ?? []).sorted { $0.operationsPerSecond < $1.operationsPerSecond }
+            return sorted.isEmpty ? nil : sorted[(sorted.count - 1) / 2]
+        }
+    }
 
     var text: String {
         var lines = ["load grid (fault-free)", row("protocol", "auth", "batch", "clients", "ops/s", "p50 ms", "p99 ms", "requests/batch", "steal %")]
@@ -44,6 +63,17 @@ struct SweepSummary {
                 line += " \(protocols[1])/\(protocols[0]) = \(LoadReport.format(b.operationsPerSecond / a.operationsPerSecond))"
             }
             lines.append(line)
+        }
+        if rounds.count > 1, protocols.count == 2 {
+            // Each round's best of each protocol: runs minutes apart at most, so the ratio does not ride on drift.
+            let ratios = rounds.map { runs -> String in
+                let bests = protocols.map { replication in
+                    runs.filter { $0.settings.replication == replication }.map(\.operationsPerSecond).max() ?? 0
+                }
+                return bests[0] > 0 ? LoadReport.format(bests[1] / bests[0]) : "?"
+            }
+            lines.append("  \(protocols[1])/\(protocols[0]) at the best batch, round by round: "
+                + ratios.joined(separator: ", ") + " (the lines above use each setting's median run)")
         }
         let lowest = load.map(\.settings.clients).min() ?? 1
         var line = "  p50 latency at \(lowest) client(s), best of the batch sizes:"
