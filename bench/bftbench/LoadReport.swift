@@ -86,4 +86,7 @@ struct LoadReport: Codable, Sendable {
     }
 
     static func format(_ value: Double) -> String { String(Double(Int((value * 10).rounded())) / 10) }
+
+    /// A ratio or share to two decimals (one decimal hides the differences the targets are about: 0.75 against 0.84).
+    static func ratio(_ value: Double) -> String { String(Double(Int((value * 100).rounded())) / 100) }
 }

@@ -60,7 +60,7 @@ struct SweepSummary {
                     + "\(report.settings.clients) clients);"
             }
             if bests.count == 2, let a = bests[0], let b = bests[1], a.operationsPerSecond > 0 {
-                line += " \(protocols[1])/\(protocols[0]) = \(LoadReport.format(b.operationsPerSecond / a.operationsPerSecond))"
+                line += " \(protocols[1])/\(protocols[0]) = \(LoadReport.ratio(b.operationsPerSecond / a.operationsPerSecond))"
             }
             lines.append(line)
         }
@@ -70,7 +70,7 @@ struct SweepSummary {
                 let bests = protocols.map { replication in
                     runs.filter { $0.settings.replication == replication }.map(\.operationsPerSecond).max() ?? 0
                 }
-                return bests[0] > 0 ? LoadReport.format(bests[1] / bests[0]) : "?"
+                return bests[0] > 0 ? LoadReport.ratio(bests[1] / bests[0]) : "?"
             }
             lines.append("  \(protocols[1])/\(protocols[0]) at the best batch, round by round: "
                 + ratios.joined(separator: ", ") + " (the lines above use each setting's median run)")
@@ -100,7 +100,7 @@ struct SweepSummary {
                     continue
                 }
                 let base = attackReport(replication, "none")?.operationsPerSecond ?? 0
-                let share = base > 0 ? " (\(LoadReport.format(report.operationsPerSecond / base)))" : ""
+                let share = base > 0 ? " (\(LoadReport.ratio(report.operationsPerSecond / base)))" : ""
                 let stolen = (report.stealPercent ?? 0) > Self.stealLimit ? " *" : ""
                 cells.append("\(Int(report.operationsPerSecond))\(share)\(stolen)")
             }
