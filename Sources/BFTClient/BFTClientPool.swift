@@ -158,7 +158,7 @@ public final class BFTClientPool: @unchecked Sendable {
         // that rode on it.
         for rider in step.shared?.riders ?? [] {
             guard let shared = step.shared, let index = indexOf[rider] else { continue }
-            finish(sessions[index].historyCommitted(shared.history), of: index)
+            finish(sessions[index].historyCommitted(shared.history, fastPath: shared.fastPath), of: index)
         }
     }
 

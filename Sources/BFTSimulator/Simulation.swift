@@ -247,9 +247,11 @@ public final class Simulation {
             send(step.messages, from: index)
             if let completion = step.completion { complete(index, completion) }
             for rider in step.shared?.riders ?? [] {
-                guard let history = step.shared?.history else { continue }
+                guard let shared = step.shared else { continue }
                 let riding = Int(rider.rawValue) - 1
-                if let completion = clients[riding].session.historyCommitted(history).completion {
+                if let completion = clients[riding].session.historyCommitted(shared.history, fastPath: shared.fastPath)
+                    .completion
+                {
                     stats.ridingCompletions += 1
                     complete(riding, completion)
                 }

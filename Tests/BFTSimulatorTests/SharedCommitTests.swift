@@ -23,6 +23,34 @@ struct SharedCommitTests {
 
     static let seeds: ClosedRange<UInt64> = 1...8
 
+    /// Two sessions of one process (sharing a `SharedCommits`) whose requests the primary puts into one batch, and
+    /// every replica's answers to both.
+    static func oneBatch() throws -> (ScriptedCluster, [ClientSession], [Envelope]) {
+        var options = ReplicaOptions()
+        options.replication = .zyzzyva
+        options.cutBatchesAtTurnEnd = true
+        var cluster = try ScriptedCluster(options: options)
+        let shared = SharedCommits()
+        var sessions = [ClientID(1), 2].map { id in
+            ClientSession(
+                client: id, configuration: cluster.configuration, options: ClientOptions(replication: .zyzzyva),
+                directory: cluster.directory, suite: cluster.suite, signer: cluster.clientSigners[id]!,
+                sharedCommits: shared)
+        }
+        // Both requests go into one batch, which every replica executes.
+        let requests = sessions.indices.map { sessions[$0].submit(SpeculativeRuleTests.put("\($0)"))[0].envelope }
+        for request in requests { _ = cluster.deliver(request, to: 0) }
+        let atPrimary = cluster.replicas[0].endOfTurn()
+        let order = try #require(atPrimary.sent(.prePrepare).first?.envelope)
+        var answers = atPrimary.messages.filter { $0.destination != .allReplicas }.map(\.envelope)
+        for backup: ReplicaID in [1, 2, 3] {
+            answers += cluster.deliver(order, to: backup).messages.compactMap {
+                if case .client = $0.destination { $0.envelope } else { nil }
+            }
+        }
+        return (cluster, sessions, answers)
+    }
+
     @Test("one silent backup: a certificate completes the other clients' requests of its batch; all invariants hold")
     func ridersComplete() throws {
         let silent = try #require(AdversaryCatalog.named("silent"))
@@ -67,28 +95,7 @@ struct SharedCommitTests {
         sender then got its fourth answer complete at once, not on their own commit timers
         """)
     func fastCompletionReleasesRiders() throws {
-        var options = ReplicaOptions()
-        options.replication = .zyzzyva
-        options.cutBatchesAtTurnEnd = true
-        var cluster = try ScriptedCluster(options: options)
-        let shared = SharedCommits()
-        var sessions = [ClientID(1), 2].map { id in
-            ClientSession(
-                client: id, configuration: cluster.configuration, options: ClientOptions(replication: .zyzzyva),
-                directory: cluster.directory, suite: cluster.suite, signer: cluster.clientSigners[id]!,
-                sharedCommits: shared)
-        }
-        // Both requests go into one batch, which every replica executes.
-        let requests = sessions.indices.map { sessions[$0].submit(SpeculativeRuleTests.put("\($0)"))[0].envelope }
-        for request in requests { _ = cluster.deliver(request, to: 0) }
-        let atPrimary = cluster.replicas[0].endOfTurn()
-        let order = try #require(atPrimary.sent(.prePrepare).first?.envelope)
-        var answers = atPrimary.messages.filter { $0.destination != .allReplicas }.map(\.envelope)
-        for backup: ReplicaID in [1, 2, 3] {
-            answers += cluster.deliver(order, to: backup).messages.compactMap {
-                if case .client = $0.destination { $0.envelope } else { nil }
-            }
-        }
+        var (cluster, sessions, answers) = try Self.oneBatch()
         // r3's answers are held back; a forgery in its name loses the fast path, so both sessions start the commit:
         // session 1 sends the certificate, session 2 rides on it.
         var sent: [[Outbound]] = [[], []]
@@ -107,6 +114,29 @@ struct SharedCommitTests {
         let handover = try #require(fast.shared, "the riders of the fast-committed history")
         #expect(handover.riders == [2])
         #expect(sessions[1].historyCommitted(handover.history).completion != nil)
+    }
+
+    @Test("""
+        waiting at 2f+1: a session that holds three matching answers and waits for its fourth completes at once, as a \
+        fast completion, when a batch-mate completes on the fast path (the mutator's 110 ms tail)
+        """)
+    func fastCompletionReleasesWaiters() throws {
+        var (_, sessions, answers) = try Self.oneBatch()
+        // Both sessions get three matching answers; r3's are late (a mutator withholds session 2's). Nobody has
+        // lost the fast path, so nobody sends a certificate yet.
+        for (index, session) in sessions.indices.map({ ($0, ClientID(UInt64($0 + 1))) }) {
+            for answer in answers where answer.message.addressee == session && answer.sender != .replica(3) {
+                #expect(sessions[index].receive(answer).messages.isEmpty)
+            }
+        }
+        let fourth = try #require(answers.first { $0.sender == .replica(3) && $0.message.addressee == 1 })
+        let fast = sessions[0].receive(fourth)
+        #expect(fast.completion?.fastPath == true)
+        let handover = try #require(fast.shared, "the sessions waiting on the fast-committed history")
+        #expect(handover.riders == [2] && handover.fastPath)
+        let released = sessions[1].historyCommitted(handover.history, fastPath: handover.fastPath)
+        #expect(released.completion?.fastPath == true, "the batch's fast path worked: no adaptive commit next")
+        #expect(!sessions[1].fastPathFailing && !sessions[1].isBusy)
     }
 }
 
@@ -128,6 +158,19 @@ struct SharedCommitsTableTests {
         #expect(table.isCommitted(h) && table.claim(h, by: 4), "a committed history needs no riding")
         #expect(table.committed(h, by: 4).isEmpty, "riders are handed over once")
         #expect(!table.isCommitted(Self.history(2)))
+    }
+
+    @Test("a session waiting at 2f+1 is handed over like a rider; the first claimant still sends the certificate")
+    func waitersHandedOver() {
+        let table = SharedCommits()
+        let h = Self.history(1)
+        table.waiting(h, by: 2)
+        #expect(table.claim(h, by: 3), "waiters do not send: the first claimant does")
+        #expect(!table.claim(h, by: 4))
+        table.waiting(h, by: 3)  // the owner: nothing to hand over to itself
+        #expect(table.committed(h, by: 3) == [2, 4])
+        table.waiting(h, by: 5)
+        #expect(table.committed(h, by: 6).isEmpty, "a committed history is not waited on (isCommitted answers)")
     }
 
     @Test("the table forgets the oldest histories beyond its capacity")

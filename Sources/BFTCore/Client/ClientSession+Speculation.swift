@@ -17,7 +17,11 @@ extension ClientSession {
             pending.responses.append((replica, envelope, key))
         }
         let matching = pending.responses.count { $0.key == key }
-        if matching >= configuration.quorum, pending.quorumAt == nil { pending.quorumAt = pending.ticksWaiting }
+        if matching >= configuration.quorum, pending.quorumAt == nil {
+            pending.quorumAt = pending.ticksWaiting
+            // Released at once if another session commits this history while this one waits for its fourth answer.
+            if matching < configuration.fastQuorum { sharedCommits?.waiting(SharedCommits.History(key), by: client) }
+        }
         guard matching >= configuration.fastQuorum else {
             // Another session of this process already saw the history committed (`SharedCommits`).
             if matching >= configuration.quorum, sharedCommits?.isCommitted(SharedCommits.History(key)) == true {
@@ -29,7 +33,7 @@ extension ClientSession {
             return ClientStep(messages: early)
         }
         var step = complete(key, timestamp: pending.timestamp, fastPath: true)
-        shareCommit(SharedCommits.History(key), &step)
+        shareCommit(SharedCommits.History(key), fastPath: true, &step)
         return step
     }
 
@@ -38,10 +42,10 @@ extension ClientSession {
     /// 2f+1 matching spec-responses may complete too (`SharedCommits`). Without the fast case, a session that sent
     /// a certificate early (adaptive commit, or a refused answer) and then got its fourth answer left the sessions
     /// riding on its certificate to their own commit timers.
-    private func shareCommit(_ history: SharedCommits.History, _ step: inout ClientStep) {
+    private func shareCommit(_ history: SharedCommits.History, fastPath: Bool = false, _ step: inout ClientStep) {
         guard let sharedCommits else { return }
         let riders = sharedCommits.committed(history, by: client)
-        if !riders.isEmpty { step.shared = SharedCommit(history: history, riders: riders) }
+        if !riders.isEmpty { step.shared = SharedCommit(history: history, riders: riders, fastPath: fastPath) }
     }
 
     /// Whether 2f+1 spec-responses match while the fast path is out of reach: another replica's answer differs
@@ -82,9 +86,11 @@ extension ClientSession {
         return step
     }
 
-    /// Another session of this process completed a certificate on `history` (`SharedCommits`): this session
-    /// completes too if it holds 2f+1 spec-responses for that history that match in result as well.
-    public mutating func historyCommitted(_ history: SharedCommits.History) -> ClientStep {
+    /// Another session of this process completed a certificate on `history`, or on `fastPath` saw 3f+1 matching
+    /// spec-responses for it (`SharedCommits`): this session completes too if it holds 2f+1 spec-responses for that
+    /// history that match in result as well. A completion by a batch-mate's fast path counts as a fast one: the
+    /// batch's fast path worked (this session's fourth answer was only later), so the adaptive commit stays off.
+    public mutating func historyCommitted(_ history: SharedCommits.History, fastPath: Bool = false) -> ClientStep {
         guard let timestamp = outstanding?.timestamp, let responses = outstanding?.responses else {
             return ClientStep(rejected: .staleRequest)
         }
@@ -93,7 +99,7 @@ extension ClientSession {
             SharedCommits.History(key) == history && responses.count { $0.key == key } >= needed
         }
         guard let key else { return ClientStep() }
-        return complete(key, timestamp: timestamp, fastPath: false)
+        return complete(key, timestamp: timestamp, fastPath: fastPath)
     }
 
     /// Sends 2f+1 matching spec-responses to every replica as a commit certificate, once per request (Zyzzyva

@@ -14,6 +14,12 @@
 /// path commits the history here too (3f+1 matching spec-responses for (v, n, h_n) keep h_n through any view change,
 /// as 2f+1 local-commits do), which releases the riders of a certificate whose sender then got its fourth answer. A
 /// rider whose owner never completes (abandoned) sends its own certificate when its commit timer runs out.
+///
+/// A session that reaches 2f+1 matching spec-responses waits `commitTicks` for the fourth before it sends a
+/// certificate; meanwhile it is registered as waiting (`waiting(_:by:)`), so that a commit of its history by any
+/// other session (fast path or certificate) completes it at once. Without that, a session whose fourth answer a
+/// faulty replica withheld sat out its whole commit timer although its batch had long been committed: the
+/// mutator's p99.9 of about 110 ms.
 public final class SharedCommits {
     /// What a certificate commits: a history, in a view, at a sequence number.
     public struct History: Hashable, Sendable {
@@ -29,7 +35,9 @@ public final class SharedCommits {
     }
 
     private struct Entry {
-        var owner: ClientID
+        /// The session that sends the certificate; nil while sessions only wait (`waiting(_:by:)`).
+        var owner: ClientID?
+        /// Sessions to complete when the history commits: riders on the owner's certificate, and waiters.
         var riders: [ClientID] = []
         var committed = false
     }
@@ -50,14 +58,29 @@ public final class SharedCommits {
     /// true if it should (no other session has, or the history is committed already, which a certificate then
     /// merely confirms); false if it rides on another session's and waits for `committed(_:by:)`.
     public func claim(_ history: History, by client: ClientID) -> Bool {
-        guard var entry = entries[history] else {
+        // Fields read and riders appended in place: a copy of the entry would copy its riders on every append.
+        guard let (committed, owner) = entries[history].map({ ($0.committed, $0.owner) }) else {
             remember(history, Entry(owner: client))
             return true
         }
-        if entry.committed || entry.owner == client { return true }
-        if !entry.riders.contains(client) { entry.riders.append(client) }
-        entries[history] = entry
+        if committed || owner == client { return true }
+        if owner == nil {
+            entries[history]?.owner = client
+            return true
+        }
+        if entries[history]?.riders.contains(client) == false { entries[history]?.riders.append(client) }
         return false
+    }
+
+    /// Called by a session that holds 2f+1 matching spec-responses for `history` and waits for the fourth: it is
+    /// handed to the caller of `committed(_:by:)` like a rider. Nothing if the history is committed already
+    /// (the session checks `isCommitted` itself). A session registers once per request, when it first holds 2f+1.
+    public func waiting(_ history: History, by client: ClientID) {
+        guard let (committed, owner) = entries[history].map({ ($0.committed, $0.owner) }) else {
+            return remember(history, Entry(owner: nil, riders: [client]))
+        }
+        guard !committed, owner != client else { return }
+        entries[history]?.riders.append(client)
     }
 
     /// A session completed on 2f+1 local-commits for `history`: returns the sessions riding on it, in the order
@@ -93,4 +116,6 @@ public final class SharedCommits {
 public struct SharedCommit: Hashable, Sendable {
     public var history: SharedCommits.History
     public var riders: [ClientID]
+    /// Committed by 3f+1 matching spec-responses (a session's fast path), not by a certificate.
+    public var fastPath = false
 }
