@@ -72,14 +72,7 @@ public enum Seal: Hashable, Sendable {
     case signature(Signature)
     case authenticator([MAC])
 
-    /// The bytes after the signed portion on the wire (see `WireFormat`).
-    var encoded: [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(encodedCount)
-        append(to: &bytes)
-        return bytes
-    }
-
+    /// How many bytes follow the signed portion on the wire (see `WireFormat`).
     var encodedCount: Int {
         switch self {
         case .signature: Signature.byteCount
@@ -87,7 +80,8 @@ public enum Seal: Hashable, Sendable {
         }
     }
 
-    /// Appends `encoded` to `bytes` (a frame is built with one allocation, not one for the seal and one more).
+    /// Appends the bytes that follow the signed portion on the wire to `bytes` (a frame is built with one
+    /// allocation, not one for the seal and one more).
     func append(to bytes: inout [UInt8]) {
         switch self {
         case .signature(let signature): bytes.append(contentsOf: signature.bytes)
